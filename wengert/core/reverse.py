@@ -1,0 +1,127 @@
+"""Reverse mode: the tape (a Wengert list) and the backward pass.
+
+A record is appended for every primitive applied to this trace's boxes, in execution
+order. Execution order is already a topological order, so the backward pass is one
+loop over the records in reverse: no graph search, no recursion, no depth limit.
+Records hold raw values only (never this trace's boxes), so a finished tape holds no
+reference cycles and is freed as soon as the last reference to it goes.
+"""
+import numpy as _np
+
+from ..errors import EscapedTracerError
+from .tracer import Box, Trace, box_class, enter_level, exit_level, getval
+from .vspace import Sparse, accumulate, fit
+
+_LEAF = None  # the primitive slot of an input record
+_ndarray = _np.ndarray
+
+
+def _differentiable(value):
+    value = getval(value)
+    if isinstance(value, (float, complex)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and dtype.kind in "fc"
+
+
+class ReverseTrace(Trace):
+    """Records primitive applications on ``records``: (prim, args, kwargs, ans, argnums, ids)."""
+
+    __slots__ = ("records",)
+
+    def __init__(self, level):
+        self.level = level
+        self.records = []
+
+    def new_input(self, value):
+        records = self.records
+        records.append((_LEAF, None, None, value, (), ()))
+        return box_class[0](value, self, len(records) - 1)
+
+    def process(self, prim, args, kwargs, nboxes):
+        vals = list(args)
+        argnums = []
+        ids = []
+        for i, a in enumerate(args):
+            if isinstance(a, Box) and a._trace is self:
+                vals[i] = a._value
+                argnums.append(i)
+                ids.append(a._index)
+        if len(argnums) < nboxes:
+            ans = prim(*vals, **kwargs)      # boxes of lower levels remain: recurse
+        else:
+            ans = prim.impl(*vals, **kwargs)
+        c = ans.__class__
+        if c is not float and not (c is _ndarray and ans.dtype.kind in "fc") and not _differentiable(ans):
+            return ans                        # integer or boolean results carry no derivative
+        records = self.records
+        try:
+            records.append((prim, vals, kwargs, ans, argnums, ids))
+        except AttributeError:
+            raise EscapedTracerError(prim.name) from None
+        return box_class[0](ans, self, len(records) - 1)
+
+
+def trace_reverse(fun, values, positions):
+    """Run ``fun(*values)`` with ``values[i]`` boxed for ``i`` in ``positions``.
+
+    Returns (output, input box indices, records). The trace is closed before this
+    returns: a box that escapes and is used later raises ``EscapedTracerError``.
+    """
+    level, token = enter_level()
+    trace = ReverseTrace(level)
+    try:
+        args = list(values)
+        for i in positions:
+            args[i] = trace.new_input(values[i])
+        out = fun(*args)
+    finally:
+        exit_level(token)
+        records, trace.records = trace.records, None
+    return out, trace, records
+
+
+def backward(records, seeds, inputs, free):
+    """Propagate cotangents from ``seeds`` [(index, cotangent)] back to the records at
+    ``inputs``; returns their cotangents (None where no path leads). With ``free``, each
+    record and adjoint is dropped as soon as the loop has passed it."""
+    if not seeds:
+        return [None] * len(inputs)
+    start = max(i for i, _ in seeds)
+    adj = [None] * (start + 1)
+    owned = [False] * (start + 1)
+    for i, c in seeds:
+        if adj[i] is None:
+            adj[i] = c
+        else:
+            adj[i], owned[i] = accumulate(adj[i], c, owned[i])
+    first_input = min(inputs) if inputs else 0
+    for i in range(start, first_input - 1, -1):
+        g = adj[i]
+        if g is None:
+            if free:
+                records[i] = None
+            continue
+        prim, args, kwargs, ans, argnums, ids = records[i]
+        if prim is _LEAF:
+            continue
+        if free:
+            records[i] = None
+            adj[i] = None
+        if g.__class__ is Sparse:
+            g = g.dense()
+        vjps = prim.vjps
+        for argnum, j in zip(argnums, ids):
+            rule = vjps.get(argnum)
+            if rule is None:
+                rule = prim.vjp_rule(argnum)
+            c = rule(g, ans, *args, **kwargs) if kwargs else rule(g, ans, *args)
+            if c is None:
+                continue
+            c = fit(c, args[argnum])
+            prev = adj[j]
+            if prev is None:
+                adj[j] = c
+            else:
+                adj[j], owned[j] = accumulate(prev, c, owned[j])
+    return [adj[i] for i in inputs]

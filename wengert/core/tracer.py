@@ -1,0 +1,149 @@
+"""Boxes, trace levels and primitives: the part of wengert every mode shares.
+
+A *trace* is one interpretation of a program in progress (today: a reverse-mode
+tape). While a function runs under a trace, its differentiated inputs are wrapped in
+a ``Box`` that remembers the trace and the box's position in it. A ``Primitive`` is a
+function wengert knows the derivative of: when it is called with boxes, the boxes of
+the highest-level trace are unwrapped, the primitive is applied to the raw values and
+the trace records (or propagates) the operation.
+
+Levels keep nested derivatives apart. ``grad(grad(f))`` runs ``f`` under two traces:
+the outer one at level 1, the inner at level 2. A primitive seeing boxes of both
+levels handles only the level-2 boxes; level-1 boxes are treated as constants by
+the inner trace and are passed through to a recursive call of the primitive, which
+the outer trace then records. Without this, ``d/dx [x * d/dy (x + y)]`` would
+wrongly mix the two perturbations ("perturbation confusion") and return 2 instead of 1.
+
+The current level lives in a ``ContextVar``, so threads and asyncio tasks each
+differentiate independently.
+"""
+from contextvars import ContextVar
+
+from ..errors import MissingRuleError
+
+_depth = ContextVar("wengert_trace_depth", default=0)
+
+
+class Trace:
+    """Base class of traces. Subclasses implement ``process``."""
+
+    __slots__ = ("level",)
+
+    def process(self, prim, args, kwargs, nboxes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Box:
+    """A traced value: the raw value plus the trace and index that produced it."""
+
+    __slots__ = ("_value", "_trace", "_index", "__weakref__")
+
+    def __init__(self, value, trace, index):
+        self._value = value
+        self._trace = trace
+        self._index = index
+
+    def __repr__(self):
+        return f"Traced<level {self._trace.level}>({self._value!r})"
+
+
+# The class used for new boxes; ``wengert.numpy`` installs one with array methods.
+box_class = [Box]
+
+
+def set_box_class(cls):
+    box_class[0] = cls
+
+
+def getval(x):
+    """The raw value under any number of boxes."""
+    while isinstance(x, Box):
+        x = x._value
+    return x
+
+
+def enter_level():
+    """Open a new, deeper trace level; returns (level, token for ``exit_level``)."""
+    level = _depth.get() + 1
+    return level, _depth.set(level)
+
+
+def exit_level(token):
+    _depth.reset(token)
+
+
+def top_trace(args):
+    """The highest-level trace among boxed ``args`` and the number of boxes seen."""
+    trace = None
+    level = -1
+    nboxes = 0
+    for a in args:
+        if isinstance(a, Box):
+            nboxes += 1
+            t = a._trace
+            if t.level > level:
+                level = t.level
+                trace = t
+    return trace, nboxes
+
+
+class Primitive:
+    """A function with derivative rules.
+
+    ``vjps[argnum](g, ans, *args, **kwargs)`` returns the cotangent of argument
+    ``argnum`` given the output cotangent ``g``. ``jvps[argnum](t, ans, *args,
+    **kwargs)`` returns the output tangent caused by tangent ``t`` of that argument.
+    ``derivs[argnum](ans, *args, **kwargs)`` (elementwise primitives only) is the
+    partial derivative both of those are built from. Rules are written with
+    differentiable functions, so they are themselves recorded under an outer trace.
+    """
+
+    __slots__ = ("name", "impl", "vjps", "jvps", "derivs", "linear", "__dict__")
+
+    def __init__(self, impl, name=None):
+        self.impl = impl
+        self.name = name or getattr(impl, "__name__", repr(impl))
+        self.vjps = {}
+        self.jvps = {}
+        self.derivs = {}
+        self.linear = False
+        self.__doc__ = getattr(impl, "__doc__", None)
+        self.__name__ = self.name
+        self.__wrapped__ = impl
+
+    def __call__(self, *args, **kwargs):
+        trace = None
+        level = -1
+        nboxes = 0
+        for a in args:
+            if isinstance(a, Box):
+                nboxes += 1
+                t = a._trace
+                if t.level > level:
+                    level = t.level
+                    trace = t
+        if trace is None:
+            return self.impl(*args, **kwargs)
+        return trace.process(self, args, kwargs, nboxes)
+
+    def vjp_rule(self, argnum):
+        try:
+            return self.vjps[argnum]
+        except KeyError:
+            raise MissingRuleError(self.name, argnum, "reverse") from None
+
+    def __getattr__(self, name):
+        # Attributes of the wrapped function (ufunc.nin, .reduce, ...) for untraced use.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.impl, name)
+
+    def __repr__(self):
+        return f"<wengert primitive {self.name}>"
+
+
+def primitive(impl=None, name=None):
+    """Make ``impl`` a primitive; usable as ``@primitive`` or ``primitive(f, name)``."""
+    if impl is None:
+        return lambda f: Primitive(f, name)
+    return Primitive(impl, name)

@@ -1,0 +1,159 @@
+"""Cotangent arithmetic: matching a cotangent to its primal, adding cotangents,
+sparse cotangents, and zeros.
+
+The backward pass calls ``fit`` on every cotangent a rule returns, so broadcasting is
+undone and the primal's dtype restored in exactly one place (float32 in, float32 out;
+a real primal gets the real part of a complex cotangent). The operations used here
+are primitives of the core with their own rules, so they are recorded like anything
+else when the backward pass itself runs under an outer trace.
+"""
+import numpy as _np
+
+from .tracer import Box, Primitive
+
+_ndarray = _np.ndarray
+
+
+def shape_of(x):
+    return x.shape if isinstance(x, (_ndarray, Box, _np.generic)) else _np.shape(x)
+
+
+def dtype_of(x):
+    if isinstance(x, (_ndarray, _np.generic, Box)):
+        return x.dtype
+    return _np.result_type(x)
+
+
+def is_differentiable_dtype(dtype):
+    return dtype.kind in "fc"
+
+
+# -- linear core primitives, each the transpose of another ---------------------------
+
+def _sum_to(x, shape):
+    """Sum ``x`` over broadcast dimensions so that it has ``shape``."""
+    xshape = _np.shape(x)
+    lead = len(xshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and xshape[lead + i] != 1)
+    if axes:
+        x = _np.sum(x, axis=axes, keepdims=True)
+    if lead:
+        x = _np.reshape(x, shape)
+    return x
+
+
+def _broadcast_to(x, shape):
+    return _np.broadcast_to(x, shape)
+
+
+def _cast(x, dtype):
+    if _np.iscomplexobj(x) and _np.dtype(dtype).kind != "c":
+        x = _np.real(x)
+    return _np.asarray(x).astype(dtype, copy=False)
+
+
+sum_to = Primitive(_sum_to, "sum_to")
+broadcast_to = Primitive(_broadcast_to, "broadcast_to")
+cast = Primitive(_cast, "cast")
+add = Primitive(_np.add, "add")
+
+sum_to.vjps[0] = lambda g, ans, x, shape: broadcast_to(g, shape_of(x))
+broadcast_to.vjps[0] = lambda g, ans, x, shape: sum_to(g, shape_of(x))
+cast.vjps[0] = lambda g, ans, x, dtype: cast(g, dtype_of(x))
+add.vjps[0] = lambda g, ans, x, y: g
+add.vjps[1] = lambda g, ans, x, y: g
+for _p in (sum_to, broadcast_to, cast, add):
+    _p.linear = True
+
+
+def fit(c, x):
+    """Reduce cotangent ``c`` to the shape of primal ``x`` and give it x's dtype."""
+    if c.__class__ is x.__class__:
+        if c.__class__ is float:
+            return c
+        if c.__class__ is _ndarray and c.shape == x.shape and c.dtype == x.dtype:
+            return c
+    if c.__class__ is Sparse:
+        return c
+    xs = shape_of(x)
+    if shape_of(c) != xs:
+        c = sum_to(c, xs)
+    xd = dtype_of(x)
+    if dtype_of(c) != xd and xd.kind in "fc" and not isinstance(x, (float, complex)):
+        c = cast(c, xd)
+    elif xd.kind == "f" and dtype_of(c).kind == "c":
+        c = cast(c, xd)
+    return c
+
+
+class Sparse:
+    """A cotangent that is zero except at ``index`` (from indexing ``x[index]``).
+
+    Indexing an array element by element in a loop would otherwise create a full
+    zero array per element in the backward pass: O(n^2) work for an O(n) program.
+    """
+
+    __slots__ = ("shape", "dtype", "index", "values")
+
+    def __init__(self, shape, dtype, index, values):
+        self.shape, self.dtype, self.index, self.values = shape, dtype, index, values
+
+    def dense(self):
+        out = _np.zeros(self.shape, self.dtype)
+        self.add_into(out)
+        return out
+
+    def add_into(self, out):
+        values = self.values
+        if _np.iscomplexobj(values) and out.dtype.kind != "c":
+            values = _np.real(values)
+        if _is_basic(self.index):
+            out[self.index] += values      # basic indices cannot repeat an element
+        else:
+            _np.add.at(out, self.index, values)
+        return out
+
+
+def _is_basic(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, _np.integer)) for i in items)
+
+
+def accumulate(prev, c, owned):
+    """``prev + c`` for cotangents. ``owned`` says ``prev`` is a fresh array of ours
+    that may be updated in place (it avoids one full-array allocation per term)."""
+    if prev.__class__ is Sparse:
+        prev = prev.dense()
+        owned = True
+    if c.__class__ is Sparse:
+        if prev.__class__ is _ndarray:
+            if not owned:
+                prev = prev.copy()
+            return c.add_into(prev), True
+        c = c.dense()
+    if owned and prev.__class__ is _ndarray and c.__class__ is _ndarray and prev.shape == c.shape:
+        prev += c   # both were fitted to the same primal: same shape and dtype
+        return prev, True
+    out = add(prev, c)
+    return out, out.__class__ is _ndarray
+
+
+def densify(c):
+    return c.dense() if c.__class__ is Sparse else c
+
+
+def zeros_like_value(x):
+    x = _np.asarray(x) if not isinstance(x, (float, complex)) else x
+    if isinstance(x, float):
+        return 0.0
+    if isinstance(x, complex):
+        return 0j
+    return _np.zeros(x.shape, x.dtype)
+
+
+def ones_like_value(x):
+    if isinstance(x, (float, complex)):
+        return type(x)(1.0)
+    x = _np.asarray(x)
+    return _np.ones(x.shape, x.dtype)

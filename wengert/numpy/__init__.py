@@ -1,0 +1,38 @@
+"""``import wengert.numpy as np``: NumPy with derivatives.
+
+Every public NumPy name resolves. Differentiable functions are primitives (or
+compositions of primitives) whose rules live in the family modules; functions whose
+derivative is zero read traced values as constants; any other function raises
+``MissingRuleError`` when a traced value reaches it. Importing this package
+registers all rules and installs ``ArrayBox`` as the class of traced values.
+"""
+import numpy as _np
+
+from ..core.tracer import set_box_class
+from ..core.vspace import add, broadcast_to as _core_broadcast_to
+from . import _box, constructors, elementwise, indexing, products, reductions, shape
+from ._wrap import wrap_namespace
+
+_FAMILIES = (elementwise, reductions, shape, indexing, products, constructors)
+
+
+def _public(module):
+    names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    return {n: getattr(module, n) for n in names if hasattr(_np, n) or n in _EXTRA}
+
+
+_EXTRA = {"add"}
+_defined = {"add": add}
+for _m in _FAMILIES:
+    _defined.update(_public(_m))
+
+globals().update(wrap_namespace(_np, _defined, "numpy.", _box.handled))
+
+from . import fft, linalg, random  # noqa: E402  (they need the namespace above)
+
+_box.ns.update(globals())
+_box.ns["_getitem"] = indexing.getitem
+set_box_class(_box.ArrayBox)
+ArrayBox = _box.ArrayBox
+
+__all__ = [n for n in globals() if not n.startswith("_")]

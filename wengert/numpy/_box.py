@@ -1,0 +1,182 @@
+"""``ArrayBox``: a traced value that behaves like an ndarray.
+
+Operators and methods call this package's functions; ``__array_ufunc__`` and
+``__array_function__`` (NEP 13/18) route plain-NumPy calls (``numpy.sin(x)``,
+``x @ W`` with an ndarray ``W``, ``numpy.concatenate([...])``) to the same primitives.
+Conversions that would silently drop the derivative (``float(x)``, ``numpy.asarray(x)``,
+writing ``x`` into an ndarray) raise ``TracedConversionError`` instead.
+"""
+import numpy as _np
+
+from ..core.tracer import Box, getval
+from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
+
+ns = {}                     # the wrapped namespace, filled in by wengert.numpy
+handled = {}                # real NumPy function -> wrapper, for __array_function__
+_UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
+                  ("maximum", "reduce"): "amax", ("minimum", "reduce"): "amin",
+                  ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
+
+
+def _binary(name, reflected=False):
+    if reflected:
+        def op(self, other):
+            return ns[name](other, self)
+    else:
+        def op(self, other):
+            return ns[name](self, other)
+    op.__name__ = name
+    return op
+
+
+def _method(name):
+    def method(self, *args, **kwargs):
+        return ns[name](self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+def _constant(name):
+    def method(self, *args, **kwargs):
+        return getattr(_np.asarray(self._value), name)(*args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+def _refuse(what, error=TracedConversionError):
+    def method(self, *args, **kwargs):
+        raise error(what)
+    return method
+
+
+class ArrayBox(Box):
+    __slots__ = ()
+    __array_priority__ = 100.0
+    __hash__ = None
+
+    # -- arithmetic -----------------------------------------------------------------
+    __add__, __radd__ = _binary("add"), _binary("add", True)
+    __sub__, __rsub__ = _binary("subtract"), _binary("subtract", True)
+    __mul__, __rmul__ = _binary("multiply"), _binary("multiply", True)
+    __truediv__, __rtruediv__ = _binary("true_divide"), _binary("true_divide", True)
+    __floordiv__, __rfloordiv__ = _binary("floor_divide"), _binary("floor_divide", True)
+    __mod__, __rmod__ = _binary("mod"), _binary("mod", True)
+    __pow__, __rpow__ = _binary("power"), _binary("power", True)
+    __matmul__, __rmatmul__ = _binary("matmul"), _binary("matmul", True)
+    __divmod__ = lambda self, other: (self // other, self % other)
+
+    def __neg__(self):
+        return ns["negative"](self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ns["absolute"](self)
+
+    # -- comparisons read values only --------------------------------------------------
+    def __eq__(self, other):
+        return _np.equal(self._value, getval(other))
+
+    def __ne__(self, other):
+        return _np.not_equal(self._value, getval(other))
+
+    def __lt__(self, other):
+        return _np.less(self._value, getval(other))
+
+    def __le__(self, other):
+        return _np.less_equal(self._value, getval(other))
+
+    def __gt__(self, other):
+        return _np.greater(self._value, getval(other))
+
+    def __ge__(self, other):
+        return _np.greater_equal(self._value, getval(other))
+
+    def __bool__(self):
+        return bool(self._value)
+
+    # -- array protocol ---------------------------------------------------------------
+    shape = property(lambda self: _np.shape(self._value))
+    ndim = property(lambda self: _np.ndim(self._value))
+    size = property(lambda self: _np.size(self._value))
+    dtype = property(lambda self: _np.result_type(self._value))
+    T = property(lambda self: ns["transpose"](self))
+    mT = property(lambda self: ns["matrix_transpose"](self))
+    real = property(lambda self: ns["real"](self))
+    imag = property(lambda self: ns["imag"](self))
+
+    def __len__(self):
+        return len(self._value)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._value)))
+
+    def __getitem__(self, idx):
+        return ns["_getitem"](self, idx)
+
+    __setitem__ = _refuse("Item assignment (a[i] = v)", InPlaceUpdateError)
+    __float__ = _refuse("float()")
+    __int__ = _refuse("int()")
+    __complex__ = _refuse("complex()")
+    __index__ = _refuse("Using as an index (operator.index)")
+    __array__ = _refuse("numpy.asarray()/numpy.array() (or storing into an ndarray)")
+    item = _refuse(".item()")
+    tolist = _refuse(".tolist()")
+    fill = _refuse(".fill()", InPlaceUpdateError)
+    sort = _refuse(".sort() (in place; use np.sort(x))", InPlaceUpdateError)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if kwargs.get("out") is not None:
+            raise InPlaceUpdateError(f"numpy.{ufunc.__name__}(..., out=...)")
+        kwargs.pop("out", None)
+        if method == "__call__":
+            func = handled.get(ufunc)
+        else:
+            name = _UFUNC_METHODS.get((ufunc.__name__, method))
+            func = ns[name] if name else None
+            if method == "reduce":
+                kwargs.setdefault("axis", 0)
+            if method == "accumulate":
+                kwargs.setdefault("axis", 0)
+        if func is None:
+            raise MissingRuleError(f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+        return func(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        wrapper = handled.get(func)
+        if wrapper is None:
+            raise MissingRuleError(f"numpy.{getattr(func, '__name__', func)}")
+        return wrapper(*args, **kwargs)
+
+    # -- ndarray methods --------------------------------------------------------------
+    def reshape(self, *shape, order="C"):
+        shape = shape[0] if len(shape) == 1 else shape
+        return ns["reshape"](self, shape, order=order)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 else (axes or None)
+        return ns["transpose"](self, axes)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        return ns["astype"](self, dtype, copy=copy)
+
+    def flatten(self, order="C"):
+        return ns["ravel"](self, order)
+
+    def copy(self, order="K"):
+        return self
+
+    def conj(self):
+        return ns["conjugate"](self)
+
+    conjugate = conj
+
+    def __repr__(self):
+        return f"ArrayBox(level={self._trace.level}, value={self._value!r})"
+
+
+for _name in ("sum", "mean", "prod", "max", "min", "std", "var", "ravel", "squeeze", "dot", "clip",
+              "cumsum", "cumprod", "swapaxes", "repeat", "take", "trace", "diagonal", "round",
+              "all", "any", "argmax", "argmin", "argsort", "nonzero", "ptp"):
+    setattr(ArrayBox, _name, _method(_name))

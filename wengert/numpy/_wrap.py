@@ -1,0 +1,109 @@
+"""Wrapping a NumPy namespace: every public name resolves.
+
+A name is one of four things:
+- a differentiable function defined by a family module (a primitive or a composition
+  of primitives);
+- a non-differentiable function (``NONDIFF``): traced arguments are read as constants;
+- any other function: it passes through for plain values, and raises
+  ``MissingRuleError`` naming itself when a traced value reaches it, so a missing rule
+  is never a silent zero gradient;
+- anything else (types, constants, submodules we do not wrap) is re-exported as is.
+"""
+import functools
+import types
+
+import numpy as _np
+
+from ..core.tracer import Box, getval
+from ..errors import MissingRuleError
+
+# Functions whose derivative is zero wherever it exists, or whose output is not a
+# function of the input's values (shapes, dtypes, indices, predicates, sampling).
+NONDIFF = frozenset("""
+    shape ndim size result_type min_scalar_type can_cast promote_types common_type isscalar
+    iscomplexobj isrealobj iscomplex isreal isfinite isinf isnan isneginf isposinf isnat signbit
+    issubdtype isdtype may_share_memory shares_memory
+    argmax argmin nanargmax nanargmin argsort argpartition argwhere nonzero flatnonzero
+    searchsorted digitize count_nonzero histogram histogram_bin_edges histogramdd histogram2d
+    floor ceil round around rint trunc fix sign floor_divide heaviside
+    equal not_equal less less_equal greater greater_equal isclose allclose array_equal array_equiv
+    logical_and logical_or logical_not logical_xor all any
+    bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_invert bitwise_count invert
+    left_shift right_shift bitwise_left_shift bitwise_right_shift gcd lcm
+    zeros_like ones_like empty_like full_like
+    isin in1d unravel_index ravel_multi_index indices tril_indices_from triu_indices_from
+    diag_indices_from mask_indices
+""".split())
+
+
+def contains_box(obj):
+    if isinstance(obj, Box):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return any(contains_box(o) for o in obj)
+    if isinstance(obj, dict):
+        return any(contains_box(o) for o in obj.values())
+    return False
+
+
+def strip_boxes(obj):
+    """``obj`` with every box (inside lists, tuples and dicts too) replaced by its value."""
+    if isinstance(obj, Box):
+        return getval(obj)
+    if isinstance(obj, (list, tuple)) and contains_box(obj):
+        return type(obj)(strip_boxes(o) for o in obj) if type(obj) in (list, tuple) else \
+            type(obj)(*[strip_boxes(o) for o in obj])
+    if isinstance(obj, dict) and contains_box(obj):
+        return {k: strip_boxes(v) for k, v in obj.items()}
+    return obj
+
+
+def nondiff(func):
+    """``func`` reading traced arguments as constants."""
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        return func(*strip_boxes(args), **strip_boxes(kwargs))
+    return wrapped
+
+
+def guarded(func, name):
+    """``func`` for plain values; a clear error when a traced value reaches it."""
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        if contains_box(args) or contains_box(kwargs):
+            raise MissingRuleError(name)
+        return func(*args, **kwargs)
+    return wrapped
+
+
+def _is_function(obj):
+    return isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, _np.ufunc)) or (
+        callable(obj) and type(obj).__name__ in ("_ArrayFunctionDispatcher", "cython_function_or_method"))
+
+
+def wrap_namespace(src, defined, prefix, handled, nondiff_names=NONDIFF):
+    """The public namespace of module ``src``: ``defined`` names first, then the rest
+    as described in the module docstring. Registers the real function -> wrapper pairs
+    in ``handled`` for ``__array_function__`` / ``__array_ufunc__`` dispatch."""
+    ns = {}
+    for name in dir(src):
+        if name.startswith("_"):
+            continue
+        try:
+            obj = getattr(src, name)
+        except AttributeError:
+            continue
+        if name in defined:
+            ns[name] = defined[name]
+        elif _is_function(obj):
+            ns[name] = nondiff(obj) if name in nondiff_names else guarded(obj, prefix + name)
+        else:
+            ns[name] = obj
+            continue
+        try:
+            handled[obj] = ns[name]
+        except TypeError:  # unhashable
+            pass
+    for name, obj in defined.items():
+        ns.setdefault(name, obj)
+    return ns
