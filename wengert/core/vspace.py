@@ -7,6 +7,8 @@ a real primal gets the real part of a complex cotangent). The operations used he
 are primitives of the core with their own rules, so they are recorded like anything
 else when the backward pass itself runs under an outer trace.
 """
+import operator
+
 import numpy as _np
 
 from .tracer import Box, Primitive
@@ -56,7 +58,25 @@ def _cast(x, dtype):
 sum_to = Primitive(_sum_to, "sum_to")
 broadcast_to = Primitive(_broadcast_to, "broadcast_to")
 cast = Primitive(_cast, "cast")
-add = Primitive(_np.add, "add")
+def scalar_fast(ufunc, op):
+    """``ufunc`` computed by the Python operator when an argument is a Python float and
+    the other a Python int or float: same value, but scalar loops run several times
+    faster on Python floats than on NumPy scalars."""
+    def impl(x, y, **kwargs):
+        if not kwargs and (x.__class__ is float or y.__class__ is float) and \
+                x.__class__ in _PY_REAL and y.__class__ in _PY_REAL:
+            try:
+                return op(x, y)
+            except ArithmeticError:     # 1.0 / 0.0 and friends: NumPy's inf/nan semantics
+                pass
+        return ufunc(x, y, **kwargs)
+    impl.__name__ = ufunc.__name__
+    impl.__doc__ = ufunc.__doc__
+    return impl
+
+
+_PY_REAL = (float, int)
+add = Primitive(scalar_fast(_np.add, operator.add), "add")
 
 sum_to.vjps[0] = lambda g, ans, x, shape: broadcast_to(g, shape_of(x))
 broadcast_to.vjps[0] = lambda g, ans, x, shape: sum_to(g, shape_of(x))
@@ -69,11 +89,11 @@ for _p in (sum_to, broadcast_to, cast, add):
 
 def fit(c, x):
     """Reduce cotangent ``c`` to the shape of primal ``x`` and give it x's dtype."""
-    if c.__class__ is x.__class__:
-        if c.__class__ is float:
+    if c.__class__ is _ndarray:
+        if x.__class__ is _ndarray and c.shape == x.shape and c.dtype == x.dtype:
             return c
-        if c.__class__ is _ndarray and c.shape == x.shape and c.dtype == x.dtype:
-            return c
+    elif isinstance(c, float) and isinstance(x, float):   # Python float or numpy float64
+        return c
     if c.__class__ is Sparse:
         return c
     xs = shape_of(x)

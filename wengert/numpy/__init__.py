@@ -30,8 +30,7 @@ globals().update(wrap_namespace(_np, _defined, "numpy.", _box.handled))
 
 from . import fft, linalg, random  # noqa: E402  (they need the namespace above)
 
-_box.ns.update(globals())
-_box.ns["_getitem"] = indexing.getitem
+_box.bind(dict(globals(), _getitem=indexing.getitem))
 set_box_class(_box.ArrayBox)
 ArrayBox = _box.ArrayBox
 

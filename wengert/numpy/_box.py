@@ -18,17 +18,6 @@ _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
                   ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
 
 
-def _binary(name, reflected=False):
-    if reflected:
-        def op(self, other):
-            return ns[name](other, self)
-    else:
-        def op(self, other):
-            return ns[name](self, other)
-    op.__name__ = name
-    return op
-
-
 def _method(name):
     def method(self, *args, **kwargs):
         return ns[name](self, *args, **kwargs)
@@ -54,16 +43,9 @@ class ArrayBox(Box):
     __array_priority__ = 100.0
     __hash__ = None
 
-    # -- arithmetic -----------------------------------------------------------------
-    __add__, __radd__ = _binary("add"), _binary("add", True)
-    __sub__, __rsub__ = _binary("subtract"), _binary("subtract", True)
-    __mul__, __rmul__ = _binary("multiply"), _binary("multiply", True)
-    __truediv__, __rtruediv__ = _binary("true_divide"), _binary("true_divide", True)
-    __floordiv__, __rfloordiv__ = _binary("floor_divide"), _binary("floor_divide", True)
-    __mod__, __rmod__ = _binary("mod"), _binary("mod", True)
-    __pow__, __rpow__ = _binary("power"), _binary("power", True)
-    __matmul__, __rmatmul__ = _binary("matmul"), _binary("matmul", True)
-    __divmod__ = lambda self, other: (self // other, self % other)
+    # -- arithmetic: the binary operators are installed by ``bind`` ------------------
+    def __divmod__(self, other):
+        return self // other, self % other
 
     def __neg__(self):
         return ns["negative"](self)
@@ -174,6 +156,20 @@ class ArrayBox(Box):
 
     def __repr__(self):
         return f"ArrayBox(level={self._trace.level}, value={self._value!r})"
+
+
+_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "true_divide",
+              "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul"}
+
+
+def bind(namespace):
+    """Fill ``ns`` and install the binary operators, each calling its function directly
+    (operators are the hot path of scalar code)."""
+    ns.update(namespace)
+    for op, name in _OPERATORS.items():
+        f = ns[name]
+        setattr(ArrayBox, f"__{op}__", lambda self, other, f=f: f(self, other))
+        setattr(ArrayBox, f"__r{op}__", lambda self, other, f=f: f(other, self))
 
 
 for _name in ("sum", "mean", "prod", "max", "min", "std", "var", "ravel", "squeeze", "dot", "clip",

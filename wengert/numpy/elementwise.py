@@ -11,11 +11,13 @@ Kinks (see the README's table): abs/fabs at 0 -> 0; maximum/minimum/fmax/fmin at
 hypot at (0, 0) -> 0; power x**y at y == 0 -> 0 for x; sinc at 0 -> 0; sqrt, cbrt
 and fractional powers at 0 -> +inf (the one-sided derivative; no finite one exists).
 """
+import operator
+
 import numpy as _np
 
 from ..core import Primitive, def_linear, defvjp, deriv
 from ..core.tracer import getval
-from ..core.vspace import add
+from ..core.vspace import add, scalar_fast
 
 _LN2, _LN10 = _np.log(2.0), _np.log(10.0)
 
@@ -24,9 +26,9 @@ def _p(ufunc, name=None):
     return Primitive(ufunc, name)
 
 
-subtract = _p(_np.subtract)
-multiply = _p(_np.multiply)
-divide = _p(_np.divide)
+subtract = _p(scalar_fast(_np.subtract, operator.sub), "subtract")
+multiply = _p(scalar_fast(_np.multiply, operator.mul), "multiply")
+divide = _p(scalar_fast(_np.divide, operator.truediv), "divide")
 true_divide = divide
 negative = _p(_np.negative)
 positive = _p(_np.positive)
