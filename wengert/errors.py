@@ -37,11 +37,9 @@ class NonDifferentiableInputError(WengertError, TypeError):
 class NonScalarOutputError(WengertError, TypeError):
     """``grad`` was asked to differentiate a function whose output is not a scalar."""
 
-    def __init__(self, op, shape):
-        self.shape = shape
+    def __init__(self, op, what):
         super().__init__(
-            f"{op} needs a function with a scalar output, but it returned an array of shape "
-            f"{shape}. Use wengert.jacrev for the full Jacobian, wengert.vjp for a "
+            f"{op} needs a function with a scalar output, but it returned {what}. Use wengert.jacrev for the full Jacobian, wengert.vjp for a "
             f"vector-Jacobian product, or wengert.elementwise_grad if the function acts elementwise.")
 
 

@@ -6,6 +6,8 @@ derivative is zero read traced values as constants; any other function raises
 ``MissingRuleError`` when a traced value reaches it. Importing this package
 registers all rules and installs ``ArrayBox`` as the class of traced values.
 """
+import importlib
+
 import numpy as _np
 
 from ..core.tracer import set_box_class
@@ -28,7 +30,9 @@ for _m in _FAMILIES:
 
 globals().update(wrap_namespace(_np, _defined, "numpy.", _box.handled))
 
-from . import fft, linalg, random  # noqa: E402  (they need the namespace above)
+# The submodules need the namespace above; ``from . import`` would find NumPy's own
+# linalg/fft/random already bound here and skip the import.
+fft, linalg, random = (importlib.import_module(f"{__name__}.{m}") for m in ("fft", "linalg", "random"))
 
 _box.bind(dict(globals(), _getitem=indexing.getitem))
 set_box_class(_box.ArrayBox)

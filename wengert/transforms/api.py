@@ -119,11 +119,13 @@ def _nary(op):
 
 
 def _scalar_seed(op, vjp):
-    if len(vjp.out_leaves) != 1 or shape_of(getval(vjp.out_leaves[0])) != ():
-        shape = shape_of(getval(vjp.out_leaves[0])) if len(vjp.out_leaves) == 1 else \
-            f"a pytree of {len(vjp.out_leaves)} leaves"
-        raise NonScalarOutputError(op, shape)
+    if not vjp.out_leaves:
+        raise OutputTypeError(op, vjp.out)
+    if len(vjp.out_leaves) > 1:
+        raise NonScalarOutputError(op, f"a pytree of {len(vjp.out_leaves)} arrays")
     out = getval(vjp.out_leaves[0])
+    if shape_of(out) != ():
+        raise NonScalarOutputError(op, f"an array of shape {shape_of(out)}")
     if dtype_of(out).kind == "c":
         raise OutputTypeError(op + " (complex output; use holomorphic differentiation or take the real part)", out)
     return [ones_like_value(out)]

@@ -1,0 +1,124 @@
+"""The tape: depth, freeing, threads, escaped tracers."""
+import gc
+import threading
+import weakref
+
+import numpy as onp
+import pytest
+
+import wengert.numpy as np
+from wengert import EscapedTracerError, grad, value_and_grad, vjp
+
+
+def test_a_million_operation_chain_has_no_recursion_limit():
+    def f(x):
+        for _ in range(1_000_000):
+            x = x * 1.0000001
+        return x
+    g = grad(f)(1.0)
+    assert g == pytest.approx(1.0000001 ** 1_000_000, rel=1e-9)
+
+
+def test_tape_and_boxes_are_freed_without_the_cycle_collector():
+    refs = []
+
+    def f(x):
+        h = np.sin(x)
+        refs.append(weakref.ref(h))          # the box
+        refs.append(weakref.ref(h._value))   # an array the tape saved
+        y = np.tanh(h * x)
+        refs.append(weakref.ref(y))
+        return np.sum(y ** 2)
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        g = grad(f)(onp.linspace(-1.0, 1.0, 50))
+        assert g.shape == (50,)
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_vjp_keeps_the_tape_until_the_pullback_is_dropped():
+    refs = []
+
+    def f(x):
+        h = np.exp(x)
+        refs.append(weakref.ref(h._value))
+        return h * 2.0
+
+    gc.disable()
+    try:
+        out, pullback = vjp(f, onp.ones(3))
+        assert refs[0]() is not None
+        onp.testing.assert_allclose(pullback(onp.ones(3))[0], 2 * onp.e * onp.ones(3))
+        onp.testing.assert_allclose(pullback(onp.ones(3))[0], 2 * onp.e * onp.ones(3))  # reusable
+        del pullback
+        assert refs[0]() is None
+    finally:
+        gc.enable()
+
+
+def test_two_threads_differentiate_concurrently():
+    barrier = threading.Barrier(2)
+    results, errors = {}, []
+
+    def work(name, f, x, expected):
+        try:
+            barrier.wait()
+            for _ in range(200):
+                value = grad(f)(x)
+                if not onp.allclose(value, expected):
+                    raise AssertionError((name, value, expected))
+            # nested, so the thread's trace levels are exercised too
+            results[name] = grad(lambda y: y * grad(lambda z: f(z) * y)(x))(x)
+        except Exception as e:   # reported below; a thread cannot fail the test itself
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=("sin", np.sin, 0.5, onp.cos(0.5))),
+               threading.Thread(target=work, args=("cube", lambda x: x ** 3, 2.0, 12.0))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert results["sin"] == pytest.approx(2 * 0.5 * onp.cos(0.5))
+    assert results["cube"] == pytest.approx(2 * 2.0 * 12.0)
+
+
+def test_escaped_tracer_is_reported():
+    leaked = []
+
+    def f(x):
+        leaked.append(x)
+        return x * 2.0
+
+    grad(f)(1.0)
+    with pytest.raises(EscapedTracerError, match="escaped"):
+        np.sin(leaked[0])
+
+
+def test_an_exception_inside_the_function_propagates_and_leaves_no_state():
+    class Boom(Exception):
+        pass
+
+    def bad(x):
+        np.sin(x)
+        raise Boom("user error")
+
+    with pytest.raises(Boom, match="user error"):
+        grad(bad)(1.0)
+    # the next call works, at the outermost level again
+    assert grad(lambda x: x * x)(3.0) == 6.0
+    assert grad(grad(lambda x: x ** 3))(2.0) == 12.0
+    from wengert.core.tracer import _depth
+    assert _depth.get() == 0
+
+
+def test_value_and_grad_returns_the_plain_value():
+    v, g = value_and_grad(lambda x: np.sum(x ** 2))(onp.arange(3.0))
+    assert type(v) in (float, onp.float64) and v == 5.0
+    onp.testing.assert_allclose(g, [0.0, 2.0, 4.0])
