@@ -77,11 +77,22 @@ class _VJP:
         grads = backward(self.records, seeds, self.input_ids, free)
         if free:
             self.records = None
-        grads = [zeros_like_value(getval(x)) if g is None else densify(g) for g, x in zip(grads, self.in_leaves)]
+        grads = [_as_input(g, x) for g, x in zip(grads, self.in_leaves)]
         return self.in_tree.unflatten(grads)
 
     def __call__(self, cotangent):
         return tuple(self.pull(treedef_leaves(self.out_tree, cotangent)))
+
+
+def _as_input(g, x):
+    """The cotangent of input ``x`` in the form of ``x``: zeros if nothing reached it,
+    a NumPy float for a Python float input."""
+    if g is None:
+        return zeros_like_value(getval(x))
+    g = densify(g)
+    if isinstance(x, float) and g.__class__ is _np.ndarray and g.ndim == 0:
+        return g[()]
+    return g
 
 
 def _strip(trace):
