@@ -154,3 +154,9 @@ def test_non_numeric_output_is_refused(result):
 def test_argnums_out_of_range():
     with pytest.raises(ValueError, match="argnums"):
         grad(lambda x: x, argnums=2)(1.0)
+
+
+def test_vjp_refuses_a_cotangent_of_the_wrong_shape():
+    _, pullback = vjp(lambda x: x * 2.0, onp.ones(3))
+    with pytest.raises(ValueError, match=r"shape \(2,\).*\(3,\)"):
+        pullback(onp.ones(2))

@@ -72,13 +72,19 @@ class _VJP:
         self.input_ids = list(range(n))
 
     def pull(self, cotangent_leaves, free=False):
-        seeds = [(i, fit(c, v)) for i, c, v in zip(self.out_ids, cotangent_leaves, self.out_leaves)
+        seeds = [(i, fit(self._checked(c, v), v)) for i, c, v in zip(self.out_ids, cotangent_leaves, self.out_leaves)
                  if i is not None and c is not None]
         grads = backward(self.records, seeds, self.input_ids, free)
         if free:
             self.records = None
         grads = [_as_input(g, x) for g, x in zip(grads, self.in_leaves)]
         return self.in_tree.unflatten(grads)
+
+    def _checked(self, c, v):
+        if shape_of(getval(c)) != shape_of(getval(v)):
+            raise ValueError(f"{self.op}: the cotangent has shape {shape_of(getval(c))} but the output it "
+                             f"pairs with has shape {shape_of(getval(v))}; they must be equal.")
+        return c
 
     def __call__(self, cotangent):
         return tuple(self.pull(treedef_leaves(self.out_tree, cotangent)))
