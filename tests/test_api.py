@@ -160,3 +160,16 @@ def test_vjp_refuses_a_cotangent_of_the_wrong_shape():
     _, pullback = vjp(lambda x: x * 2.0, onp.ones(3))
     with pytest.raises(ValueError, match=r"shape \(2,\).*\(3,\)"):
         pullback(onp.ones(2))
+
+
+def test_second_order_through_a_primitive_whose_impl_is_not_numpy():
+    import math
+
+    from wengert import defvjp, primitive
+
+    @primitive
+    def msin(x):
+        return math.sin(x)
+
+    defvjp(msin, lambda g, ans, x: g * np.cos(x))
+    assert grad(grad(msin))(1.0) == pytest.approx(-math.sin(1.0))

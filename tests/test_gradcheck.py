@@ -38,3 +38,13 @@ def test_checker_refuses_unknown_modes_and_integer_args():
         check_grads(np.sin, (onp.ones(2),), modes=("sideways",))
     with pytest.raises(TypeError, match="float"):
         check_grads(np.sin, (onp.arange(2),))
+
+
+def test_complex_arguments_follow_the_autograd_convention():
+    z = onp.array([1 + 2j, 3 - 1j])
+    check_grads(lambda z: np.real(np.sum(z * z)), (z,), order=2)
+    check_grads(np.sin, (z,), order=2)
+    wrong = Primitive(onp.sin, "conj_sin")
+    defvjp(wrong, lambda g, ans, x: g * np.conj(np.cos(x)))   # conjugated by mistake
+    with pytest.raises(AssertionError):
+        check_grads(wrong, (z,), order=1)

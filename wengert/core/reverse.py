@@ -42,12 +42,14 @@ class ReverseTrace(Trace):
         vals = list(args)
         argnums = []
         ids = []
+        nested = False
         for i, a in enumerate(args):
             if isinstance(a, Box) and a._trace is self:
-                vals[i] = a._value
+                v = vals[i] = a._value
+                nested = nested or isinstance(v, Box)
                 argnums.append(i)
                 ids.append(a._index)
-        if len(argnums) < nboxes:
+        if nested or len(argnums) < nboxes:
             ans = prim(*vals, **kwargs)      # boxes of lower levels remain: recurse
         else:
             ans = prim.impl(*vals, **kwargs)
