@@ -100,9 +100,7 @@ def fit(c, x):
     if shape_of(c) != xs:
         c = sum_to(c, xs)
     xd = dtype_of(x)
-    if dtype_of(c) != xd and xd.kind in "fc" and not isinstance(x, (float, complex)):
-        c = cast(c, xd)
-    elif xd.kind == "f" and dtype_of(c).kind == "c":
+    if dtype_of(c) != xd:
         c = cast(c, xd)
     return c
 

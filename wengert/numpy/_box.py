@@ -45,7 +45,10 @@ class ArrayBox(Box):
 
     # -- arithmetic: the binary operators are installed by ``bind`` ------------------
     def __divmod__(self, other):
-        return self // other, self % other
+        return ns["divmod"](self, other)
+
+    def __rdivmod__(self, other):
+        return ns["divmod"](other, self)
 
     def __neg__(self):
         return ns["negative"](self)

@@ -85,6 +85,12 @@ def wrap_namespace(src, defined, prefix, handled, nondiff_names=NONDIFF):
     """The public namespace of module ``src``: ``defined`` names first, then the rest
     as described in the module docstring. Registers the real function -> wrapper pairs
     in ``handled`` for ``__array_function__`` / ``__array_ufunc__`` dispatch."""
+    aliases = {}                      # NumPy object -> our function, so aliases (asin) follow arcsin
+    for name, ours in defined.items():
+        try:
+            aliases[getattr(src, name)] = ours
+        except (AttributeError, TypeError):
+            pass
     ns = {}
     for name in dir(src):
         if name.startswith("_"):
@@ -95,15 +101,23 @@ def wrap_namespace(src, defined, prefix, handled, nondiff_names=NONDIFF):
             continue
         if name in defined:
             ns[name] = defined[name]
+        elif _hashable(obj) and obj in aliases:
+            ns[name] = aliases[obj]
         elif _is_function(obj):
             ns[name] = nondiff(obj) if name in nondiff_names else guarded(obj, prefix + name)
         else:
             ns[name] = obj
             continue
-        try:
+        if _hashable(obj):
             handled[obj] = ns[name]
-        except TypeError:  # unhashable
-            pass
     for name, obj in defined.items():
         ns.setdefault(name, obj)
     return ns
+
+
+def _hashable(obj):
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True

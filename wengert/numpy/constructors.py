@@ -1,9 +1,16 @@
-"""Array construction from traced values: ``array``, ``asarray`` and friends."""
+"""Array construction from traced values: ``array``, ``asarray`` and friends.
+
+A (nested) list or tuple holding traced values is stacked (``np.array([x, y])`` has
+the derivative of ``np.stack([x, y])``); a traced value passes through (cast if a
+``dtype`` is given). Without traced values these are NumPy's own functions.
+"""
 import numpy as _np
 
 from ..core.tracer import Box, getval
 from ._wrap import contains_box
-from .shape import astype, stack
+from .shape import astype, expand_dims, stack
+
+__all__ = ["array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy"]
 
 
 def _from_nested(obj):
@@ -14,27 +21,56 @@ def _from_nested(obj):
     return _np.asarray(obj)
 
 
-def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, like=None):
+def _traced_array(obj, dtype=None, ndmin=0):
+    out = _from_nested(obj)
+    if dtype is not None:
+        out = astype(out, dtype, copy=False)
+    nd = len(_np.shape(getval(out)))
+    if nd < ndmin:
+        out = expand_dims(out, tuple(range(ndmin - nd)))
+    return out
+
+
+def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):
     """``numpy.array``; a (nested) list holding traced values is stacked."""
     if not contains_box(object):
-        return _np.array(object, dtype=dtype, copy=copy, order=order, subok=subok, ndmin=ndmin)
-    out = _from_nested(object)
-    if dtype is not None:
-        out = astype(out, dtype)
-    while len(_np.shape(getval(out))) < ndmin:
-        from .shape import expand_dims
-        out = expand_dims(out, 0)
-    return out
+        extra = {"ndmax": ndmax} if ndmax else {}
+        extra.update({"like": like} if like is not None else {})
+        return _np.array(object, dtype=dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, **extra)
+    return _traced_array(object, dtype, ndmin)
 
 
 def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
     if not contains_box(a):
-        return _np.asarray(a, dtype=dtype, order=order)
-    return array(a, dtype=dtype)
+        extra = {"like": like} if like is not None else {}
+        if copy is not None:
+            extra["copy"] = copy
+        return _np.asarray(a, dtype=dtype, order=order, **extra)
+    return _traced_array(a, dtype)
 
 
-asanyarray = ascontiguousarray = asfortranarray = asarray
+def asanyarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
+    if not contains_box(a):
+        extra = {"like": like} if like is not None else {}
+        if copy is not None:
+            extra["copy"] = copy
+        return _np.asanyarray(a, dtype=dtype, order=order, **extra)
+    return _traced_array(a, dtype)
+
+
+def ascontiguousarray(a, dtype=None, *, like=None):
+    if not contains_box(a):
+        return _np.ascontiguousarray(a, dtype=dtype, **({"like": like} if like is not None else {}))
+    return _traced_array(a, dtype, ndmin=1)
+
+
+def asfortranarray(a, dtype=None, *, like=None):
+    if not contains_box(a):
+        return _np.asfortranarray(a, dtype=dtype, **({"like": like} if like is not None else {}))
+    return _traced_array(a, dtype, ndmin=1)
 
 
 def copy(a, order="K", subok=False):
-    return a if isinstance(a, Box) else _np.copy(a, order=order, subok=subok)
+    if not contains_box(a):
+        return _np.copy(a, order=order, subok=subok)
+    return _traced_array(a)

@@ -7,10 +7,19 @@ higher derivatives need no extra code. Complex values follow HIPS autograd's
 convention: the rule is ``g * f'(x)``, without conjugation.
 
 Kinks (see the README's table): abs/fabs at 0 -> 0; maximum/minimum/fmax/fmin at a tie
--> the cotangent is split 1/2 and 1/2; clip at a bound -> 1 for x (bounds inclusive);
-hypot at (0, 0) -> 0; power x**y at y == 0 -> 0 for x; sinc at 0 -> 0; sqrt, cbrt
+-> the cotangent is split 1/2 and 1/2; clip at a bound -> 1 for x (bounds inclusive)
+and 0 for the bound, with crossed bounds (a_min > a_max) -> 1 for a_max, whose value
+NumPy returns; hypot at (0, 0) -> 0; power x**y at y == 0 -> 0 for x, and at x == 0
+-> 0 for y; sinc at 0 -> 0 (and sinc''(0) = -pi**2/3: it is smooth there); sqrt, cbrt
 and fractional powers at 0 -> +inf (the one-sided derivative; no finite one exists).
+Elsewhere a singular derivative is NumPy's inf or nan, for Python floats too.
+``where`` selects by the condition's truth value; mod/fmod by y -> minus the integer
+quotient the remainder used.
+
+Names: every NumPy name in ``__all__``, including NumPy 2's aliases (``pow``,
+``acos``, ...), which must resolve to these primitives rather than to guarded stubs.
 """
+import math
 import operator
 
 import numpy as _np
@@ -18,8 +27,11 @@ import numpy as _np
 from ..core import Primitive, def_linear, defvjp, deriv
 from ..core.tracer import getval
 from ..core.vspace import add, scalar_fast
+from ._wrap import strip_boxes
 
-_LN2, _LN10 = _np.log(2.0), _np.log(10.0)
+# Python floats, not NumPy float64 scalars: under NEP 50 a float64 scalar would
+# promote float32 partial derivatives to float64.
+_LN2, _LN10, _PI = math.log(2.0), math.log(10.0), math.pi
 
 
 def _p(ufunc, name=None):
@@ -30,9 +42,28 @@ subtract = _p(scalar_fast(_np.subtract, operator.sub), "subtract")
 multiply = _p(scalar_fast(_np.multiply, operator.mul), "multiply")
 divide = _p(scalar_fast(_np.divide, operator.truediv), "divide")
 true_divide = divide
-negative = _p(_np.negative)
+
+
+def _negative(x, **kwargs):
+    """``numpy.negative``, keeping a Python float a Python float (``-x`` in scalar code)."""
+    if x.__class__ is float and not kwargs:
+        return -x
+    return _np.negative(x, **kwargs)
+
+
+_negative.__doc__ = _np.negative.__doc__
+negative = _p(_negative, "negative")
 positive = _p(_np.positive)
-power = _p(_np.power)
+
+
+def _py_pow(x, y):
+    r = x ** y
+    if r.__class__ is complex:      # (-8.0) ** (1/3): NumPy gives nan, not a complex
+        raise ArithmeticError
+    return r
+
+
+power = _p(scalar_fast(_np.power, _py_pow), "power")
 float_power = _p(_np.float_power)
 square = _p(_np.square)
 sqrt = _p(_np.sqrt)
@@ -81,6 +112,11 @@ imag = _p(_np.imag, "imag")
 conjugate = _p(_np.conjugate)
 conj = conjugate
 
+# NumPy 2 aliases (the same ufuncs under their array-API names).
+pow = power
+acos, asin, atan, atan2 = arccos, arcsin, arctan, arctan2
+acosh, asinh, atanh = arccosh, arcsinh, arctanh
+
 
 def _clip(a, a_min=None, a_max=None):
     return _np.clip(a, a_min, a_max)
@@ -95,71 +131,161 @@ def clip(a, a_min=_np._NoValue, a_max=_np._NoValue, out=None, *, min=_np._NoValu
     if out is not None:
         from ..errors import InPlaceUpdateError
         raise InPlaceUpdateError("clip(..., out=...)")
-    lo = min if a_min is _np._NoValue else a_min
-    hi = max if a_max is _np._NoValue else a_max
-    return _clip_p(a, None if lo is _np._NoValue else lo, None if hi is _np._NoValue else hi)
+    # NumPy 2's rules for combining the positional bounds and the min=/max= keywords.
+    if a_min is _np._NoValue and a_max is _np._NoValue:
+        a_min = None if min is _np._NoValue else min
+        a_max = None if max is _np._NoValue else max
+    elif a_min is _np._NoValue or a_max is _np._NoValue:
+        missing = "a_min" if a_min is _np._NoValue else "a_max"
+        raise TypeError(f"clip() missing 1 required positional argument: '{missing}'")
+    elif min is not _np._NoValue or max is not _np._NoValue:
+        raise ValueError("Passing `min` or `max` keyword argument when `a_min` and `a_max` "
+                         "are provided is forbidden.")
+    return _clip_p(a, a_min, a_max)
 
 
 def where(condition, x=_np._NoValue, y=_np._NoValue):
     """``numpy.where``; with one argument it is ``nonzero`` (not differentiable)."""
+    condition = strip_boxes(condition)
     if x is _np._NoValue and y is _np._NoValue:
-        return _np.nonzero(getval(condition))
-    return _where_p(getval(condition), x, y)
+        return _np.nonzero(condition)
+    if x is _np._NoValue or y is _np._NoValue:
+        raise ValueError("either both or neither of x and y should be given")
+    # The truth value selects, so the partial derivatives are 0/1 masks, not the
+    # condition's own values (a float condition such as [0.5, 0.0] is True, False).
+    return _where_p(_np.asarray(condition, dtype=bool), x, y)
 
 
 def _safe_div(num, den):
     """num / den, with 0 where den == 0 (the kink convention's finite subgradient)."""
-    zero = den == 0
+    zero = getval(den) == 0
     return where(zero, 0.0, num / where(zero, 1.0, den))
 
 
-def _tie(x, y):
-    return (x == y) * 0.5
+def _nonzero(x):
+    """``x`` with its zeros replaced by ones: ``x + (x == 0)`` is differentiable in x
+    and keeps x's dtype (unlike ``where(x == 0, 1.0, x)`` it needs no 0-d arrays for
+    Python scalars)."""
+    return x + (getval(x) == 0)
 
 
+def _pow_exponent(y):
+    """The exponent ``y - 1`` of the power rule, except 0 where ``y == 0``: then the
+    rule is ``0 * x ** 0 == 0`` at every x, x == 0 included (not ``0 * 0 ** -1``)."""
+    return y - 1 + (getval(y) == 0)
+
+
+def _above(x, y):
+    """The weight of x in maximum(x, y): 1 where x > y, 1/2 at a tie, 0 otherwise."""
+    x, y = getval(x), getval(y)
+    return (x > y) + (x == y) * 0.5
+
+
+def _nan_only(y, x):
+    """1 where y is NaN and x is not: fmax/fmin return x there."""
+    x, y = getval(x), getval(y)
+    return _np.isnan(y) & ~_np.isnan(x)
+
+
+def _quotient(ans, x, y):
+    """The integer n with ans == x - n * y, for mod (n = floor(x / y)) and fmod
+    (n = trunc(x / y)). Read off the result rather than recomputed: x / y can round to
+    an integer the remainder did not use (1.0 / 0.1 == 10.0, but fmod(1.0, 0.1) is
+    1.0 - 9 * 0.1)."""
+    x, y, ans = getval(x), getval(y), getval(ans)
+    with _np.errstate(invalid="ignore", divide="ignore"):
+        return _np.round((x - ans) / y)
+
+
+# sinc'(x) = (cos(pi x) - sinc(x)) / x cancels catastrophically near 0, and its value 0
+# at x == 0 carries no higher derivatives. Below |x| < _SINC_SMALL it is the Taylor
+# polynomial -pi^2 x / 3 + pi^4 x^3 / 30 - pi^6 x^5 / 840 (next term < 1e-14 relative),
+# so sinc''(0) = -pi^2 / 3 as it should be.
+_SINC_SMALL = 1e-2
+_SINC_C1, _SINC_C3, _SINC_C5 = -_PI ** 2 / 3, _PI ** 4 / 30, -_PI ** 6 / 840
+
+
+def _sinc_deriv(ans, x):
+    small = _np.abs(getval(x)) < _SINC_SMALL
+    xt = where(small, x, 0.0)       # each branch sees only its own, safe inputs, so the
+    xs = where(small, 1.0, x)       # branch not taken has finite derivatives (no 0 * inf)
+    xt2 = xt * xt
+    return where(small, xt * (_SINC_C1 + xt2 * (_SINC_C3 + xt2 * _SINC_C5)), (cos(_PI * xs) - ans) / xs)
+
+
+# clip(x, lo, hi) is NumPy's minimum(maximum(x, lo), hi): with crossed bounds (lo > hi)
+# the result is hi. Bounds are inclusive for x: exactly at a bound the derivative is 1
+# for x and 0 for the bound. None is an absent bound.
+def _clip_unclipped_above(x, lo, hi):
+    """Where maximum(x, lo) <= hi, i.e. the upper bound is not the result."""
+    low = x if lo is None else _np.maximum(x, lo)
+    return _np.asarray(True) if hi is None else low <= hi
+
+
+def _clip_dx(x, lo, hi):
+    x, lo, hi = getval(x), getval(lo), getval(hi)
+    inside = _clip_unclipped_above(x, lo, hi)
+    return inside if lo is None else inside & (x >= lo)
+
+
+def _clip_dlo(x, lo, hi):
+    x, lo, hi = getval(x), getval(lo), getval(hi)
+    return _clip_unclipped_above(x, lo, hi) & (x < lo)
+
+
+def _clip_dhi(x, lo, hi):
+    x, lo, hi = getval(x), getval(lo), getval(hi)
+    return _np.logical_not(_clip_unclipped_above(x, lo, hi))
+
+
+# Rules receive raw values too (Python floats where the user passed them), so they
+# divide and raise to powers with the primitives ``divide``/``power``/``reciprocal``:
+# on Python floats the operators ``/`` and ``**`` would raise ZeroDivisionError (or
+# return a complex) where NumPy gives inf or nan. Squares are written ``x * x``.
+#
 # The hot arithmetic rules are written out directly (no partial-derivative multiply).
 defvjp(add,      lambda g, ans, x, y: g,       lambda g, ans, x, y: g)
 defvjp(subtract, lambda g, ans, x, y: g,       lambda g, ans, x, y: -g)
 defvjp(multiply, lambda g, ans, x, y: g * y,   lambda g, ans, x, y: g * x)
-defvjp(divide,   lambda g, ans, x, y: g / y,   lambda g, ans, x, y: -g * ans / y)
+defvjp(divide,   lambda g, ans, x, y: divide(g, y), lambda g, ans, x, y: divide(-g * ans, y))
 defvjp(negative, lambda g, ans, x: -g)
 defvjp(positive, lambda g, ans, x: g)
 
 deriv(add,         lambda ans, x, y: 1.0,          lambda ans, x, y: 1.0)
 deriv(subtract,    lambda ans, x, y: 1.0,          lambda ans, x, y: -1.0)
 deriv(multiply,    lambda ans, x, y: y,            lambda ans, x, y: x)
-deriv(divide,      lambda ans, x, y: 1.0 / y,      lambda ans, x, y: -ans / y)
+deriv(divide,      lambda ans, x, y: divide(1.0, y), lambda ans, x, y: divide(-ans, y))
 deriv(negative,    lambda ans, x: -1.0)
 deriv(positive,    lambda ans, x: 1.0)
-deriv(power,       lambda ans, x, y: y * x ** where(y == 0, 1.0, y - 1),
-                   lambda ans, x, y: log(where(x == 0, 1.0, x)) * ans)
-deriv(float_power, lambda ans, x, y: y * float_power(x, where(y == 0, 1.0, y - 1)),
-                   lambda ans, x, y: log(where(x == 0, 1.0, x)) * ans)
+deriv(power,       lambda ans, x, y: y * power(x, _pow_exponent(y)),
+                   lambda ans, x, y: log(_nonzero(x)) * ans)
+deriv(float_power, lambda ans, x, y: y * float_power(x, _pow_exponent(y)),
+                   lambda ans, x, y: log(_nonzero(x)) * ans)
 deriv(square,      lambda ans, x: 2 * x)
-deriv(sqrt,        lambda ans, x: 0.5 / ans)
-deriv(cbrt,        lambda ans, x: 1.0 / (3 * ans ** 2))
-deriv(reciprocal,  lambda ans, x: -ans ** 2)
+deriv(sqrt,        lambda ans, x: 0.5 * reciprocal(ans))
+deriv(cbrt,        lambda ans, x: reciprocal(3 * ans * ans))
+deriv(reciprocal,  lambda ans, x: -(ans * ans))
 deriv(exp,         lambda ans, x: ans)
 deriv(exp2,        lambda ans, x: ans * _LN2)
 deriv(expm1,       lambda ans, x: ans + 1)
-deriv(log,         lambda ans, x: 1.0 / x)
-deriv(log2,        lambda ans, x: 1.0 / (x * _LN2))
-deriv(log10,       lambda ans, x: 1.0 / (x * _LN10))
-deriv(log1p,       lambda ans, x: 1.0 / (x + 1))
+deriv(log,         lambda ans, x: reciprocal(x))
+deriv(log2,        lambda ans, x: reciprocal(x * _LN2))
+deriv(log10,       lambda ans, x: reciprocal(x * _LN10))
+deriv(log1p,       lambda ans, x: reciprocal(x + 1))
 deriv(sin,         lambda ans, x: cos(x))
 deriv(cos,         lambda ans, x: -sin(x))
-deriv(tan,         lambda ans, x: 1 + ans ** 2)
-deriv(arcsin,      lambda ans, x: 1.0 / sqrt(1 - x ** 2))
-deriv(arccos,      lambda ans, x: -1.0 / sqrt(1 - x ** 2))
-deriv(arctan,      lambda ans, x: 1.0 / (1 + x ** 2))
-deriv(arctan2,     lambda ans, y, x: x / (x ** 2 + y ** 2),
-                   lambda ans, y, x: -y / (x ** 2 + y ** 2))
+deriv(tan,         lambda ans, x: 1 + ans * ans)
+deriv(arcsin,      lambda ans, x: reciprocal(sqrt(1 - x * x)))
+deriv(arccos,      lambda ans, x: -reciprocal(sqrt(1 - x * x)))
+deriv(arctan,      lambda ans, x: reciprocal(1 + x * x))
+deriv(arctan2,     lambda ans, y, x: divide(x, x * x + y * y),
+                   lambda ans, y, x: divide(-y, x * x + y * y))
 deriv(sinh,        lambda ans, x: cosh(x))
 deriv(cosh,        lambda ans, x: sinh(x))
-deriv(tanh,        lambda ans, x: 1 - ans ** 2)
-deriv(arcsinh,     lambda ans, x: 1.0 / sqrt(x ** 2 + 1))
-deriv(arccosh,     lambda ans, x: 1.0 / sqrt(x ** 2 - 1))
-deriv(arctanh,     lambda ans, x: 1.0 / (1 - x ** 2))
+deriv(tanh,        lambda ans, x: 1 - ans * ans)
+deriv(arcsinh,     lambda ans, x: reciprocal(sqrt(x * x + 1)))
+deriv(arccosh,     lambda ans, x: reciprocal(sqrt(x * x - 1)))
+deriv(arctanh,     lambda ans, x: reciprocal(1 - x * x))
 deriv(hypot,       lambda ans, x, y: _safe_div(x, ans),
                    lambda ans, x, y: _safe_div(y, ans))
 deriv(logaddexp,   lambda ans, x, y: exp(x - ans),
@@ -167,38 +293,50 @@ deriv(logaddexp,   lambda ans, x, y: exp(x - ans),
 deriv(logaddexp2,  lambda ans, x, y: exp2(x - ans),
                    lambda ans, x, y: exp2(y - ans))
 deriv(absolute,    lambda ans, x: _safe_div(conj(x), ans))
-deriv(fabs,        lambda ans, x: _np.sign(getval(x)) * 1.0)
-deriv(maximum,     lambda ans, x, y: (x > y) + _tie(x, y),
-                   lambda ans, x, y: (y > x) + _tie(x, y))
-deriv(minimum,     lambda ans, x, y: (x < y) + _tie(x, y),
-                   lambda ans, x, y: (y < x) + _tie(x, y))
-deriv(fmax,        lambda ans, x, y: (x > y) + _tie(x, y) + _np.isnan(y),
-                   lambda ans, x, y: (y > x) + _tie(x, y) + _np.isnan(x))
-deriv(fmin,        lambda ans, x, y: (x < y) + _tie(x, y) + _np.isnan(y),
-                   lambda ans, x, y: (y < x) + _tie(x, y) + _np.isnan(x))
+deriv(fabs,        lambda ans, x: _np.sign(getval(x)))
+deriv(maximum,     lambda ans, x, y: _above(x, y),
+                   lambda ans, x, y: _above(y, x))
+deriv(minimum,     lambda ans, x, y: _above(y, x),
+                   lambda ans, x, y: _above(x, y))
+deriv(fmax,        lambda ans, x, y: _above(x, y) + _nan_only(y, x),
+                   lambda ans, x, y: _above(y, x) + _nan_only(x, y))
+deriv(fmin,        lambda ans, x, y: _above(y, x) + _nan_only(y, x),
+                   lambda ans, x, y: _above(x, y) + _nan_only(x, y))
 deriv(mod,         lambda ans, x, y: 1.0,
-                   lambda ans, x, y: -_np.floor_divide(x, y))
+                   lambda ans, x, y: -_quotient(ans, x, y))
 deriv(fmod,        lambda ans, x, y: 1.0,
-                   lambda ans, x, y: -_np.trunc(_np.true_divide(x, y)))
-deriv(sinc,        lambda ans, x: _safe_div(cos(_np.pi * x) - ans, x))
-deriv(deg2rad,     lambda ans, x: _np.pi / 180)
-deriv(rad2deg,     lambda ans, x: 180 / _np.pi)
-deriv(_clip_p,     lambda ans, x, lo, hi: _inside(x, lo, hi),
-                   lambda ans, x, lo, hi: x < lo,
-                   lambda ans, x, lo, hi: x > hi)
+                   lambda ans, x, y: -_quotient(ans, x, y))
+deriv(sinc,        _sinc_deriv)
+deriv(deg2rad,     lambda ans, x: _PI / 180)
+deriv(rad2deg,     lambda ans, x: 180 / _PI)
+deriv(_clip_p,     lambda ans, x, lo, hi: _clip_dx(x, lo, hi),
+                   lambda ans, x, lo, hi: _clip_dlo(x, lo, hi),
+                   lambda ans, x, lo, hi: _clip_dhi(x, lo, hi))
 deriv(_where_p,    None,
                    lambda ans, c, x, y: c,
                    lambda ans, c, x, y: _np.logical_not(c))
 
 
-def _inside(x, lo, hi):
-    inside = True if lo is None else x >= lo
-    return inside & (True if hi is None else x <= hi)
-
-
 # Linear maps of the complex plane; the backward pass casts to the primal's dtype.
+# conj is antilinear, so it has no partial derivative d with g * d; autograd's rules.
 defvjp(real,      lambda g, ans, x: g)
 defvjp(imag,      lambda g, ans, x: -1j * g)
 defvjp(conjugate, lambda g, ans, x: conj(g))
 for _f in (real, imag, conjugate):
     def_linear(_f)
+
+__all__ = [_n for _n in (
+    "add", "subtract", "multiply", "divide", "true_divide", "negative", "positive", "power", "pow",
+    "float_power", "square", "sqrt", "cbrt", "reciprocal", "exp", "exp2", "expm1", "log", "log2",
+    "log10", "log1p", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "asin", "acos",
+    "atan", "atan2", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "asinh", "acosh",
+    "atanh", "hypot", "logaddexp", "logaddexp2", "absolute", "abs", "fabs", "maximum", "minimum",
+    "fmax", "fmin", "mod", "remainder", "fmod", "clip", "where", "sinc", "deg2rad", "radians",
+    "rad2deg", "degrees", "real", "imag", "conjugate", "conj", "divmod",
+) if hasattr(_np, _n)]      # the NumPy 2 aliases (pow, acos, ...) only where NumPy has them
+
+
+def divmod(x1, x2, /):
+    """``numpy.divmod``: ``(floor_divide(x1, x2), mod(x1, x2))``; the quotient carries no derivative."""
+    return _np.floor_divide(getval(x1), getval(x2)), mod(x1, x2)
+

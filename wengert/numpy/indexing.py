@@ -1,12 +1,37 @@
 """Indexing. ``x[idx]`` is a primitive whose cotangent is sparse: zero except at
 ``idx``. Outside higher-order differentiation the backward pass keeps it as a
 ``Sparse`` cotangent and adds it in place, so reading an array element by element in
-a loop stays O(n) overall instead of O(n^2)."""
+a loop stays O(n) overall instead of O(n^2).
+
+Every NumPy index works: slices (negative steps too), integers, integer arrays
+(repeated indices accumulate their cotangents, through ``numpy.add.at``), boolean
+masks, ``Ellipsis``, ``None`` and any mixture. The functions below (``take``,
+``take_along_axis``, ``diagonal``, ``sort``, ...) are ``x[idx]`` with a computed index,
+and ``diag`` of a vector is ``untake``, the transpose of indexing.
+"""
+import operator
+
 import numpy as _np
 
 from ..core import Primitive, def_linear, defvjp
 from ..core.tracer import Box, getval
 from ..core.vspace import Sparse, dtype_of, shape_of
+from ..errors import InPlaceUpdateError
+from ._wrap import contains_box, strip_boxes
+
+try:                                         # NumPy >= 2.0
+    from numpy.lib.array_utils import normalize_axis_index
+except ImportError:                          # pragma: no cover - NumPy 1.26
+    from numpy.core.multiarray import normalize_axis_index
+
+__all__ = ["take", "take_along_axis", "diagonal", "diag", "diagflat", "sort", "compress", "extract"]
+
+
+def _array_index(value):
+    a = _np.asarray(value)
+    if a.size == 0 and a.dtype.kind == "f":      # x[[]]: NumPy reads an empty list as intp
+        return a.astype(_np.intp)
+    return a
 
 
 def _static_index(idx):
@@ -15,11 +40,10 @@ def _static_index(idx):
     if isinstance(idx, Box):
         value = getval(idx)
         if _np.asarray(value).dtype.kind in "fc":
-            raise TypeError(f"array indices must be integers or booleans, got a traced float array")
+            raise TypeError("array indices must be integers or booleans, got a traced float array")
         return value
     if isinstance(idx, list):
-        return _np.asarray(getval(idx)) if not any(isinstance(i, Box) for i in idx) else \
-            _np.asarray([getval(i) for i in idx])
+        return _array_index(strip_boxes(idx))
     return idx
 
 
@@ -28,6 +52,10 @@ def _getitem(x, idx):
 
 
 def _untake(g, idx, shape, dtype):
+    if isinstance(g, Box):
+        # A box of a lower trace level (nested differentiation): ``numpy.add.at`` does
+        # not dispatch to wengert, so re-enter the primitive for that level.
+        return untake(g, idx, shape, dtype)
     return Sparse(shape, dtype, idx, g).dense()
 
 
@@ -47,3 +75,157 @@ defvjp(untake, lambda g, ans, c, idx, shape, dtype: getitem_p(g, idx))
 
 def getitem(x, idx):
     return getitem_p(x, _static_index(idx))
+
+
+# -- functions that are x[idx] for a computed idx ------------------------------------------
+
+def _as_array(a):
+    from .shape import _as_array
+    return _as_array(a)
+
+
+def _ndim(a):
+    return len(shape_of(a))
+
+
+def _along(axis, index):
+    return (slice(None),) * axis + (index,)
+
+
+def _int_indices(indices):
+    idx = _array_index(getval(indices))
+    return idx.astype(_np.intp, casting="same_kind" if idx.dtype.kind in "iu" else "safe", copy=False)
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    if not contains_box(a):
+        return _np.take(a, indices, axis=axis, out=out, mode=mode)
+    if out is not None:
+        raise InPlaceUpdateError("take(..., out=...)")
+    from .shape import ravel
+    a = _as_array(a)
+    if axis is None:
+        a, ax = ravel(a), 0
+    else:
+        ax = normalize_axis_index(axis, _ndim(a))
+    n = shape_of(a)[ax]
+    idx = _int_indices(indices)
+    if mode == "wrap":
+        idx = idx % n if n else idx
+    elif mode == "clip":
+        idx = _np.clip(idx, 0, n - 1) if n else idx
+    elif mode != "raise":
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    return getitem_p(a, _along(ax, idx))
+
+
+def take_along_axis(arr, indices, axis=-1):
+    if not contains_box(arr):
+        return _np.take_along_axis(arr, indices, axis)
+    from .shape import ravel
+    arr = _as_array(arr)
+    indices = _np.asarray(getval(indices))
+    if indices.dtype.kind not in "iu":
+        raise IndexError("`indices` must be an integer array")
+    if axis is None:
+        if indices.ndim != 1:
+            raise ValueError("when axis=None, `indices` must have a single dimension.")
+        arr, axis = ravel(arr), 0
+    shape = shape_of(arr)
+    nd = len(shape)
+    axis = normalize_axis_index(axis, nd)
+    if indices.ndim != nd:
+        raise ValueError("`indices` and `arr` must have the same number of dimensions")
+    idx = tuple(indices if d == axis else _np.arange(n).reshape((1,) * d + (-1,) + (1,) * (nd - d - 1))
+                for d, n in enumerate(shape))
+    return getitem_p(arr, idx)
+
+
+def sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    """``numpy.sort``: ``a`` gathered through its ``argsort`` permutation, so the
+    cotangent is scattered back through the same permutation."""
+    extra = {} if stable is None else {"stable": stable}
+    if not contains_box(a):
+        return _np.sort(a, axis=axis, kind=kind, order=order, **extra)
+    from .shape import ravel
+    a = _as_array(a)
+    if axis is None:
+        a, axis = ravel(a), -1
+    perm = _np.argsort(getval(a), axis=axis, kind=kind, order=order, **extra)
+    return take_along_axis(a, perm, axis)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    if not contains_box(a):
+        return _np.diagonal(a, offset, axis1, axis2)
+    from .shape import transpose_p
+    a = _as_array(a)
+    shape = shape_of(a)
+    nd = len(shape)
+    if nd < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    i1, i2 = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
+    if i1 == i2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    perm = tuple(d for d in range(nd) if d not in (i1, i2)) + (i1, i2)
+    if perm != tuple(range(nd)):
+        a = transpose_p(a, perm)
+    rows, cols = _diagonal_indices(shape[i1], shape[i2], operator.index(offset))
+    return getitem_p(a, (Ellipsis, rows, cols))
+
+
+def _diagonal_indices(n1, n2, offset):
+    if offset >= 0:
+        i = _np.arange(max(0, min(n1, n2 - offset)))
+        return i, i + offset
+    i = _np.arange(max(0, min(n1 + offset, n2)))
+    return i - offset, i
+
+
+def diag(v, k=0):
+    if not contains_box(v):
+        return _np.diag(v, k)
+    v = _as_array(v)
+    shape = shape_of(v)
+    if len(shape) == 1:
+        k = operator.index(k)
+        n = shape[0] + abs(k)
+        rows, cols = _diagonal_indices(n, n, k)
+        return untake(v, (rows, cols), (n, n), dtype_of(v))
+    if len(shape) == 2:
+        return diagonal(v, k)
+    raise ValueError("Input must be 1- or 2-d.")
+
+
+def diagflat(v, k=0):
+    if not contains_box(v):
+        return _np.diagflat(v, k)
+    from .shape import ravel
+    return diag(ravel(_as_array(v)), k)
+
+
+def compress(condition, a, axis=None, out=None):
+    if not contains_box(a):
+        return _np.compress(condition, a, axis=axis, out=out)
+    if out is not None:
+        raise InPlaceUpdateError("compress(..., out=...)")
+    from .shape import ravel
+    a = _as_array(a)
+    if axis is None:
+        a, ax = ravel(a), 0
+    else:
+        ax = normalize_axis_index(axis, _ndim(a))
+    cond = _np.asarray(getval(condition))
+    if cond.ndim != 1:
+        raise ValueError("condition must be a 1-d array")
+    idx = _np.nonzero(cond)[0]
+    if idx.size and idx[-1] >= shape_of(a)[ax]:
+        raise IndexError(f"index {idx[-1]} is out of bounds for axis {ax} with size {shape_of(a)[ax]}")
+    return getitem_p(a, _along(ax, idx))
+
+
+def extract(condition, arr):
+    if not contains_box(arr):
+        return _np.extract(condition, arr)
+    from .shape import ravel
+    return take(ravel(_as_array(arr)), _np.nonzero(_np.ravel(getval(condition)))[0])

@@ -1,14 +1,85 @@
 """Reductions: sums, means, extrema, products, moments, cumulative operations.
 
 A reduction's cotangent is reshaped so it broadcasts against the input and then
-broadcast to it (``_expand``).
+broadcast to it (``_expand``). Every rule is written with the differentiable
+functions of this package, so derivatives of any order follow.
+
+Kinks and special points (the tests check each):
+- ``max``/``min``/``amax``/``amin`` (and ``ptp``): when several elements tie for the
+  extremum, the cotangent is split equally among them (``max([1, 3, 3])`` ->
+  ``[0, .5, .5]``). A NaN result sends its cotangent to the NaN elements.
+- ``prod``/``cumprod`` never divide by ``x``: the derivative is the product of the
+  other factors, computed with exclusive prefix/suffix products, so it is exact with
+  zeros (one zero: the gradient at the zero is the product of the others, zero
+  elsewhere; two or more zeros: all zeros).
+- ``std`` where the spread is zero (a constant slice): 0, the subgradient (not NaN).
+- ``nansum``/``nanmean``: NaN entries get a zero gradient.
 """
 import numpy as _np
+from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..core import Primitive, def_linear, defvjp
-from ..core.vspace import broadcast_to, shape_of
-from ._helpers import reduced_shape
-from .shape import reshape
+from ..core import Primitive, def_linear, defvjp, deriv
+from ..core.tracer import Box, getval
+from ..core.vspace import add, broadcast_to, dtype_of, shape_of
+from ._helpers import normalize_axes, reduced_shape
+from ._wrap import contains_box
+from .elementwise import _safe_div, conjugate, maximum as _maximum, minimum as _minimum, multiply, real, square, \
+    subtract, divide, where as _where
+from .indexing import getitem
+from .shape import astype, concatenate, ravel, reshape, transpose
+
+__all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "ptp", "var", "std", "cumsum",
+           "cumprod", "average", "trace", "diff", "nansum", "nanmean"]
+
+_NoValue = _np._NoValue
+
+
+# -- helpers -----------------------------------------------------------------------
+
+def _arr(a):
+    """``a`` as an array-like the reductions can take: boxes pass through, a (nested)
+    list holding boxes is stacked, anything else becomes an ndarray."""
+    if isinstance(a, Box):
+        return a
+    if contains_box(a):
+        from .constructors import array
+        return array(a)
+    return _np.asanyarray(a)
+
+
+def _primitive(fun, name):
+    """``Primitive(fun, name)`` whose implementation re-enters the primitive when it is
+    handed boxes of an outer trace. Under nested differentiation a box's unwrapped
+    value can itself be a box of a lower level; the reverse trace then calls the
+    implementation on it directly, and a raw NumPy call there would either dispatch to
+    a different function (``__array_function__``) or fail (``numpy.linalg.svd``)."""
+    def impl(*args, **kwargs):
+        for a in args:
+            if isinstance(a, Box):
+                return prim(*args, **kwargs)
+        return fun(*args, **kwargs)
+    impl.__name__ = getattr(fun, "__name__", name)
+    impl.__doc__ = getattr(fun, "__doc__", None)
+    prim = Primitive(impl, name)
+    return prim
+
+
+def _kd(keepdims):
+    return False if keepdims is _NoValue else bool(keepdims)
+
+
+def _axes(axis, ndim):
+    """``axis`` as a tuple of non-negative ints, validated like NumPy (AxisError)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return normalize_axis_tuple(axis, ndim)
+
+
+def _count(shape, axes):
+    n = 1
+    for i in axes:
+        n *= shape[i]
+    return n
 
 
 def _expand(g, shape, axis, keepdims):
@@ -18,40 +89,465 @@ def _expand(g, shape, axis, keepdims):
     return broadcast_to(g, shape)
 
 
-def _sum(x, axis=None, keepdims=False):
-    return _np.sum(x, axis=axis, keepdims=keepdims)
-
-
-_sum_p = def_linear(Primitive(_sum, "sum"))
-defvjp(_sum_p, lambda g, ans, x, axis=None, keepdims=False: _expand(g, shape_of(x), axis, keepdims))
-
-
-def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_np._NoValue, where=_np._NoValue):
-    """``numpy.sum``; ``initial`` is added to the result, ``where`` masks the input."""
-    _no_out(out, "sum")
-    if where is not _np._NoValue:
-        from .elementwise import where as _where
-        a = _where(where, a, 0.0)
-    if dtype is not None:
-        from .shape import astype
-        a = astype(a, dtype)
-    s = _sum_p(a, axis=axis, keepdims=keepdims)
-    return s if initial is _np._NoValue else s + initial
-
-
-def mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=_np._NoValue):
-    _no_out(out, "mean")
-    shape = shape_of(a)
-    if where is not _np._NoValue:
-        from .elementwise import where as _where
-        count = _np.sum(_np.broadcast_to(where, shape), axis=axis, keepdims=keepdims)
-        return sum(_where(where, a, 0.0), axis=axis, dtype=dtype, keepdims=keepdims) / count
-    n = _np.prod([shape[i] for i in _np.atleast_1d(range(len(shape)) if axis is None else axis)], dtype=int) \
-        if shape else 1
-    return sum(a, axis=axis, dtype=dtype, keepdims=keepdims) / n
+def _sl(ax, s):
+    """An index applying slice ``s`` along axis ``ax``."""
+    return (slice(None),) * ax + (s,)
 
 
 def _no_out(out, name):
     if out is not None:
         from ..errors import InPlaceUpdateError
         raise InPlaceUpdateError(f"{name}(..., out=...)")
+
+
+def _div_count(total, count):
+    """``total / count`` in the precision of ``total`` (NumPy divides in place)."""
+    return divide(total, _np.asarray(count, dtype=_real_float(dtype_of(total))))
+
+
+def _real_float(dtype):
+    """The real floating dtype matching ``dtype`` (float64 for non-float types)."""
+    dtype = _np.dtype(dtype)
+    if dtype.kind == "c":
+        return _np.finfo(dtype).dtype
+    return dtype if dtype.kind == "f" else _np.dtype(_np.float64)
+
+
+# -- sum and mean ------------------------------------------------------------------
+
+def _where_kw(where):
+    return {} if where is _NoValue else {"where": where}
+
+
+def _sum(x, axis=None, keepdims=False, where=_NoValue):
+    return _np.sum(x, axis=axis, keepdims=keepdims, **_where_kw(where))
+
+
+def _masked(c, where):
+    """Cotangent ``c`` with zeros where the reduction's ``where`` mask is False."""
+    return c if where is _NoValue else _where(where, c, 0)
+
+
+_sum_p = def_linear(_primitive(_sum, "sum"))
+defvjp(_sum_p, lambda g, ans, x, axis=None, keepdims=False, where=_NoValue:
+       _masked(_expand(g, shape_of(x), axis, keepdims), where))
+
+
+def sum(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+    """``numpy.sum``; ``initial`` is added to the result, ``where`` masks the input."""
+    _no_out(out, "sum")
+    a = _arr(a)
+    if dtype is not None:
+        a = astype(a, dtype, copy=False)
+    s = _sum_p(a, axis, _kd(keepdims), _NoValue if where is _NoValue else getval(where))
+    return s if initial is _NoValue else add(s, initial)
+
+
+def mean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValue):
+    _no_out(out, "mean")
+    a = _arr(a)
+    kd = _kd(keepdims)
+    shape = shape_of(a)
+    axes = _axes(axis, len(shape))
+    kind = dtype_of(a).kind
+    result_dtype = None
+    if dtype is None and kind in "biu":
+        dtype = _np.float64                     # NumPy averages integers in float64
+    elif dtype is None and dtype_of(a) == _np.float16:
+        dtype, result_dtype = _np.float32, _np.float16   # and float16 in float32
+    if where is not _NoValue:
+        w = getval(where)
+        count = _np.sum(_np.broadcast_to(w, shape), axis=axes, keepdims=kd, dtype=_np.intp)
+        res = _div_count(sum(a, axis=axis, dtype=dtype, keepdims=kd, where=w), count)
+    else:
+        res = _div_count(sum(a, axis=axis, dtype=dtype, keepdims=kd), _count(shape, axes))
+    return res if result_dtype is None else astype(res, result_dtype, copy=False)
+
+
+# -- extrema -------------------------------------------------------------------------
+
+def _extremum_impl(fun):
+    def impl(a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
+        kwargs = {}
+        if initial is not _NoValue:
+            kwargs["initial"] = initial
+        if where is not _NoValue:
+            kwargs["where"] = where
+        return fun(a, axis=axis, keepdims=keepdims, **kwargs)
+    impl.__name__ = fun.__name__
+    return impl
+
+
+_max_p = _primitive(_extremum_impl(_np.max), "max")
+_min_p = _primitive(_extremum_impl(_np.min), "min")
+
+
+def _extremum_vjp(g, ans, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
+    """The cotangent split equally among the elements equal to the extremum."""
+    shape = shape_of(a)
+    av = _np.asarray(getval(a))
+    m = _np.reshape(getval(ans), reduced_shape(shape, axis, False))
+    mask = (av == m) | (_np.isnan(av) & _np.isnan(m))
+    if where is not _NoValue:
+        mask = mask & getval(where)
+    mask = _np.broadcast_to(mask, shape)
+    count = _np.sum(mask, axis=normalize_axes(axis, len(shape)), keepdims=True)
+    weight = (mask / _np.maximum(count, 1)).astype(_real_float(av.dtype))
+    return multiply(_expand(g, shape, axis, keepdims), weight)
+
+
+defvjp(_max_p, _extremum_vjp)
+defvjp(_min_p, _extremum_vjp)
+
+
+def _extremum(prim, combine, identity, name):
+    def reduce(a, axis=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+        _no_out(out, name)
+        a = _arr(a)
+        kd = _kd(keepdims)
+        w = _NoValue if where is _NoValue else getval(where)
+        if isinstance(initial, Box):
+            # A traced initial value: reduce with the identity, then compare with it
+            # (a tie between ``initial`` and the array is split 1/2, 1/2 by ``combine``).
+            return combine(prim(a, axis, kd, identity, w), initial)
+        return prim(a, axis, kd, initial, w)
+    reduce.__name__ = name
+    reduce.__qualname__ = name
+    return reduce
+
+
+max = _extremum(_max_p, _maximum, -_np.inf, "max")
+min = _extremum(_min_p, _minimum, _np.inf, "min")
+amax = _extremum(_max_p, _maximum, -_np.inf, "amax")
+amin = _extremum(_min_p, _minimum, _np.inf, "amin")
+
+
+def ptp(a, axis=None, out=None, keepdims=_NoValue):
+    """``numpy.ptp``: ``max - min`` (ties split as for max and min)."""
+    _no_out(out, "ptp")
+    a = _arr(a)
+    return subtract(max(a, axis=axis, keepdims=keepdims), min(a, axis=axis, keepdims=keepdims))
+
+
+# -- cumulative sums and products ----------------------------------------------------
+
+def _reverse(x, ax):
+    return getitem(x, _sl(ax, slice(None, None, -1)))
+
+
+def _cumsum(x, axis):
+    return _np.cumsum(x, axis=axis)
+
+
+_cumsum_p = def_linear(_primitive(_cumsum, "cumsum"))
+defvjp(_cumsum_p, lambda g, ans, x, axis: _reverse(_cumsum_p(_reverse(g, axis), axis), axis))
+
+
+def _cumprod(x, axis):
+    return _np.cumprod(x, axis=axis)
+
+
+_cumprod_p = _primitive(_cumprod, "cumprod")
+
+
+def _rev_affine_scan(a, b, ax, n):
+    """``S`` with ``S_j = b_j + a_j * S_{j+1}`` (``S_n = 0``) along axis ``ax``.
+
+    By recursive doubling: after the step with stride ``d``, ``(a_j, b_j)`` is the
+    affine map taking ``S_{j+2d}`` to ``S_j``. O(n log n) multiplications and
+    additions, no division, every step differentiable.
+    """
+    d = 1
+    while d < n:
+        head, tail, rest = _sl(ax, slice(0, n - d)), _sl(ax, slice(d, None)), _sl(ax, slice(n - d, None))
+        a_head = getitem(a, head)
+        b_new = concatenate([add(getitem(b, head), multiply(a_head, getitem(b, tail))), getitem(b, rest)], axis=ax)
+        if 2 * d < n:
+            a = concatenate([multiply(a_head, getitem(a, tail)), getitem(a, rest)], axis=ax)
+        b = b_new
+        d *= 2
+    return b
+
+
+def _cumprod_vjp(g, ans, x, axis):
+    # y_i = prod_{k<=i} x_k, so  dL/dx_j = sum_{i>=j} g_i prod_{k<=i, k!=j} x_k = L_j * S_j
+    # with L_j = y_{j-1} (the exclusive prefix product, L_0 = 1) and
+    # S_j = g_j + x_{j+1} S_{j+1}: exact with zeros, no division.
+    shape = shape_of(x)
+    n = shape[axis]
+    if n == 0:
+        return g
+    edge = shape[:axis] + (1,) + shape[axis + 1:]
+    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _sl(axis, slice(0, n - 1)))], axis=axis)
+    coef = concatenate([getitem(x, _sl(axis, slice(1, None))), _np.zeros(edge, dtype_of(x))], axis=axis)
+    return multiply(left, _rev_affine_scan(coef, g, axis, n))
+
+
+defvjp(_cumprod_p, _cumprod_vjp)
+
+
+def _cumulative(prim, name):
+    def cumulative(a, axis=None, dtype=None, out=None):
+        _no_out(out, name)
+        a = _arr(a)
+        if axis is None:
+            a, axis = ravel(a), 0
+        else:
+            axis = normalize_axis_index(axis, len(shape_of(a)))
+        if dtype is not None:
+            a = astype(a, dtype, copy=False)
+        return prim(a, axis)
+    cumulative.__name__ = cumulative.__qualname__ = name
+    return cumulative
+
+
+cumsum = _cumulative(_cumsum_p, "cumsum")
+cumprod = _cumulative(_cumprod_p, "cumprod")
+
+
+# -- products ------------------------------------------------------------------------
+
+def _exclusive_cumprod(x):
+    """Products of the elements strictly before each one along the last axis."""
+    shape = shape_of(x)
+    n = shape[-1]
+    first = _np.ones(shape[:-1] + (1,), dtype_of(x))
+    if n == 1:
+        return first
+    return concatenate([first, _cumprod_p(getitem(x, (Ellipsis, slice(0, n - 1))), len(shape) - 1)], axis=-1)
+
+
+def _prod_others(x, axis):
+    """For every element, the product of the other elements of its reduction group."""
+    shape = shape_of(x)
+    nd = len(shape)
+    axes = normalize_axes(axis, nd)
+    n = _count(shape, axes)
+    if n <= 1:
+        return _np.ones(shape, dtype_of(x) if dtype_of(x).kind in "fc" else _np.float64)
+    keep = tuple(i for i in range(nd) if i not in axes)
+    perm = keep + axes
+    flat = reshape(transpose(x, perm), tuple(shape[i] for i in keep) + (n,))
+    before = _exclusive_cumprod(flat)
+    after = _reverse(_exclusive_cumprod(_reverse(flat, len(keep))), len(keep))
+    others = reshape(multiply(before, after), tuple(shape[i] for i in perm))
+    return transpose(others, tuple(int(i) for i in _np.argsort(perm)))
+
+
+def _prod(x, axis=None, keepdims=False, where=_NoValue):
+    return _np.prod(x, axis=axis, keepdims=keepdims, **_where_kw(where))
+
+
+def _prod_vjp(g, ans, x, axis=None, keepdims=False, where=_NoValue):
+    if where is not _NoValue:
+        x = _where(where, x, 1)
+    return _masked(multiply(_expand(g, shape_of(x), axis, keepdims), _prod_others(x, axis)), where)
+
+
+_prod_p = _primitive(_prod, "prod")
+defvjp(_prod_p, _prod_vjp)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+    """``numpy.prod``; its derivative is exact with zeros (no division)."""
+    _no_out(out, "prod")
+    a = _arr(a)
+    if dtype is not None:
+        a = astype(a, dtype, copy=False)
+    p = _prod_p(a, axis, _kd(keepdims), _NoValue if where is _NoValue else getval(where))
+    return p if initial is _NoValue else multiply(p, initial)
+
+
+# -- moments -------------------------------------------------------------------------
+
+def _abs2(d):
+    return real(multiply(d, conjugate(d))) if dtype_of(d).kind == "c" else square(d)
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NoValue, *, where=_NoValue, mean=_NoValue,
+        correction=_NoValue):
+    """``numpy.var``: the mean squared deviation, divided by ``n - ddof``."""
+    _no_out(out, "var")
+    if correction is not _NoValue:
+        if ddof != 0:
+            raise ValueError("ddof and correction can't be provided simultaneously.")
+        ddof = correction
+    a = _arr(a)
+    kd = _kd(keepdims)
+    shape = shape_of(a)
+    axes = _axes(axis, len(shape))
+    if dtype is None and dtype_of(a).kind in "biu":
+        dtype = _np.float64
+    if dtype is not None:
+        a = astype(a, dtype, copy=False)
+    w = _NoValue if where is _NoValue else getval(where)
+    m = _mean(a, axis=axis, keepdims=True, where=w) if mean is _NoValue else mean
+    sq = _abs2(subtract(a, m))
+    if w is _NoValue:
+        count = _count(shape, axes)
+        total = sum(sq, axis=axis, keepdims=kd)
+    else:
+        count = _np.sum(_np.broadcast_to(w, shape), axis=axes, keepdims=kd, dtype=_np.intp)
+        total = sum(sq, axis=axis, keepdims=kd, where=w)
+    return _div_count(total, _np.maximum(count - ddof, 0))
+
+
+_mean = mean
+
+# sqrt whose derivative at 0 is 0: std of a constant slice has the subgradient 0.
+_sqrt0 = _primitive(_np.sqrt, "std_sqrt")
+deriv(_sqrt0, lambda ans, x: _safe_div(0.5, ans))
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NoValue, *, where=_NoValue, mean=_NoValue,
+        correction=_NoValue):
+    """``numpy.std``: the square root of ``var`` (gradient 0 where the spread is 0)."""
+    _no_out(out, "std")
+    return _sqrt0(var(a, axis=axis, dtype=dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean,
+                      correction=correction))
+
+
+# -- weighted averages, traces, differences ------------------------------------------
+
+def average(a, axis=None, weights=None, returned=False, *, keepdims=_NoValue):
+    """``numpy.average``; differentiable in ``a`` and in ``weights``."""
+    a = _arr(a)
+    shape = shape_of(a)
+    if axis is not None:
+        axis = normalize_axis_tuple(axis, len(shape), argname="axis")
+    kd = _kd(keepdims)
+    if weights is None:
+        avg = mean(a, axis, keepdims=kd)
+        size = _np.prod(shape, dtype=int)
+        scl = dtype_of(avg).type(size / _np.prod(shape_of(avg), dtype=int))
+    else:
+        wgt = _arr(weights)
+        wshape = shape_of(wgt)
+        if shape != wshape:
+            if axis is None:
+                raise TypeError("Axis must be specified when shapes of a and weights differ.")
+            if wshape != tuple(shape[ax] for ax in axis):
+                raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+            wgt = transpose(wgt, tuple(int(i) for i in _np.argsort(axis)))
+            wgt = reshape(wgt, tuple(s if ax in axis else 1 for ax, s in enumerate(shape)))
+        if dtype_of(a).kind in "biu":
+            result_dtype = _np.result_type(dtype_of(a), dtype_of(wgt), "f8")
+        else:
+            result_dtype = _np.result_type(dtype_of(a), dtype_of(wgt))
+        scl = sum(wgt, axis=axis, dtype=result_dtype, keepdims=kd)
+        if _np.any(getval(scl) == 0.0):
+            raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        prod_aw = multiply(astype(a, result_dtype, copy=False), astype(wgt, result_dtype, copy=False))
+        avg = sum(prod_aw, axis, keepdims=kd) / scl
+    if returned:
+        if shape_of(scl) != shape_of(avg):
+            scl = broadcast_to(scl, shape_of(avg)) if isinstance(scl, Box) else \
+                _np.broadcast_to(scl, shape_of(avg)).copy()
+        return avg, scl
+    return avg
+
+
+def _trace(a, offset=0, axis1=0, axis2=1):
+    return _np.trace(a, offset=offset, axis1=axis1, axis2=axis2)
+
+
+_trace_p = def_linear(_primitive(_trace, "trace"))
+
+
+def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1):
+    shape = shape_of(a)
+    nd = len(shape)
+    ax1, ax2 = axis1 % nd, axis2 % nd
+    eye = _np.eye(shape[ax1], shape[ax2], k=offset, dtype=_real_float(dtype_of(a)))
+    if ax1 > ax2:
+        eye = eye.T
+    eye_shape = [1] * nd
+    eye_shape[ax1], eye_shape[ax2] = shape[ax1], shape[ax2]
+    g_shape = list(shape)
+    g_shape[ax1] = g_shape[ax2] = 1
+    return multiply(reshape(g, tuple(g_shape)), eye.reshape(eye_shape))
+
+
+defvjp(_trace_p, _trace_vjp)
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    _no_out(out, "trace")
+    a = _arr(a)
+    if dtype is not None:
+        a = astype(a, dtype, copy=False)
+    return _trace_p(a, offset, axis1, axis2)
+
+
+def diff(a, n=1, axis=-1, prepend=_NoValue, append=_NoValue):
+    """``numpy.diff``: ``n``-th differences, differentiable in ``a``, ``prepend``, ``append``."""
+    if n == 0:
+        return a
+    if n < 0:
+        raise ValueError("order must be non-negative but got " + repr(n))
+    a = _arr(a)
+    shape = shape_of(a)
+    nd = len(shape)
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = normalize_axis_index(axis, nd)
+    edge = shape[:axis] + (1,) + shape[axis + 1:]
+
+    def _edge(v):
+        v = _arr(v)
+        if len(shape_of(v)) == 0:
+            v = broadcast_to(v, edge) if isinstance(v, Box) else _np.broadcast_to(v, edge)
+        return v
+
+    combined = []
+    if prepend is not _NoValue:
+        combined.append(_edge(prepend))
+    combined.append(a)
+    if append is not _NoValue:
+        combined.append(_edge(append))
+    if len(combined) > 1:
+        a = concatenate(combined, axis)
+    upper, lower = _sl(axis, slice(1, None)), _sl(axis, slice(None, -1))
+    if dtype_of(a) == _np.bool_:
+        a = getval(a)
+        for _ in range(n):
+            a = _np.not_equal(a[upper], a[lower])
+        return a
+    for _ in range(n):
+        a = subtract(getitem(a, upper), getitem(a, lower))
+    return a
+
+
+# -- NaN-ignoring reductions -----------------------------------------------------------
+
+def _zero_nans(a):
+    """``a`` with NaNs replaced by 0 (their gradient is 0) and the NaN mask."""
+    if dtype_of(a).kind not in "fc":
+        return a, None
+    mask = _np.isnan(getval(a))
+    return _where(mask, 0, a), mask
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
+    """``numpy.nansum``: NaNs count as zero (and get a zero gradient)."""
+    _no_out(out, "nansum")
+    a, _ = _zero_nans(_arr(a))
+    return sum(a, axis=axis, dtype=dtype, keepdims=keepdims, initial=initial, where=where)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoValue):
+    """``numpy.nanmean``: the mean of the non-NaN entries (NaNs get a zero gradient)."""
+    _no_out(out, "nanmean")
+    a, mask = _zero_nans(_arr(a))
+    if mask is None:
+        return mean(a, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+    kd = _kd(keepdims)
+    axes = _axes(axis, len(shape_of(a)))
+    w = _NoValue if where is _NoValue else getval(where)
+    count = _np.sum(~mask, axis=axes, dtype=_np.intp, keepdims=kd, **({} if w is _NoValue else {"where": w}))
+    total = sum(a, axis=axis, dtype=dtype, keepdims=kd, where=w)
+    if _np.any(count == 0):
+        import warnings
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)
+    with _np.errstate(invalid="ignore", divide="ignore"):
+        return _div_count(total, count)

@@ -92,11 +92,11 @@ class _VJP:
 
 def _as_input(g, x):
     """The cotangent of input ``x`` in the form of ``x``: zeros if nothing reached it,
-    a NumPy float for a Python float input."""
+    a NumPy scalar for a Python scalar input."""
     if g is None:
         return zeros_like_value(getval(x))
     g = densify(g)
-    if isinstance(x, float) and g.__class__ is _np.ndarray and g.ndim == 0:
+    if isinstance(x, (float, complex)) and g.__class__ is _np.ndarray and g.ndim == 0:
         return g[()]
     return g
 

@@ -1,0 +1,331 @@
+"""Reverse-mode benchmark: wengert side by side with HIPS autograd and hand-written NumPy.
+
+    python benchmarks/bench_reverse.py            # full run (about a minute)
+    python benchmarks/bench_reverse.py --quick    # short run (a few seconds)
+
+Workloads
+---------
+(a) ``logistic``: the scalar loop ``x <- 4 x (1 - x)`` iterated 1000 times (3000
+    primitive operations on Python floats), differentiated with ``grad``. This measures
+    the per-operation overhead of the tape: reported as microseconds per primitive
+    operation for wengert and autograd, and their ratio (target: wengert <= 0.25x
+    autograd).
+(b) ``mlp``: the softmax cross-entropy loss of a 784-256-256-10 tanh MLP on a batch of
+    128 (float64), differentiated with ``value_and_grad`` over a dict of parameters.
+    Compared with a hand-written NumPy forward pass + backpropagation (the floor any AD
+    tool can hope for) and with autograd (target: wengert <= 1.1x hand-written).
+
+Method: every gradient is first validated against the others (``assert_allclose``:
+wengert vs autograd vs the analytic/hand-written gradient); then each contender is
+warmed up, and the timed repeats are interleaved (in each round every contender runs
+once, in a rotating order) so that drifts in machine load hit all of them alike. A
+repeat is the mean over ``inner`` calls, timed with the garbage collector off (as
+``timeit`` does); the table reports the median over repeats and the interquartile
+range. BLAS runs on one thread unless ``--threads`` says otherwise, which keeps the
+matrix products comparable and the numbers stable on a shared machine.
+"""
+import argparse
+import os
+import sys
+
+
+def _parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="few repeats: a smoke run of a few seconds")
+    p.add_argument("--repeats", type=int, default=None, help="timed rounds per workload (default 41, quick 7)")
+    p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1); 0 leaves the default")
+    p.add_argument("--only", choices=("logistic", "mlp"), action="append",
+                   help="run only this workload (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.threads > 0:
+    # Must happen before NumPy loads its BLAS.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[_var] = str(ARGS.threads)
+
+import gc  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as onp  # noqa: E402
+from numpy.testing import assert_allclose  # noqa: E402
+
+import autograd  # noqa: E402
+import autograd.numpy as anp  # noqa: E402
+from autograd.tracer import getval as ag_getval  # noqa: E402
+
+import wengert  # noqa: E402
+import wengert.numpy as wnp  # noqa: E402
+from wengert import grad, stop_gradient, value_and_grad  # noqa: E402
+
+
+# -- timing ---------------------------------------------------------------------------
+
+def _time_block(fn, inner):
+    gc.collect()
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        return (time.perf_counter() - t0) / inner
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def interleaved(contenders, repeats, warmup, inner):
+    """{name: per-call times, one per round}. Each round runs every contender once (one
+    block of ``inner`` calls), starting from a different contender each round."""
+    names = list(contenders)
+    for name in names:
+        for _ in range(warmup):
+            contenders[name]()
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            times[name].append(_time_block(contenders[name], inner))
+    return times
+
+
+def median(ts):
+    return float(onp.median(ts))
+
+
+def paired_ratio(num, den):
+    """Median over rounds of num[r] / den[r]: the two ran back to back in each round, so
+    this ratio is robust to load that drifts between rounds."""
+    return float(onp.median(onp.asarray(num) / onp.asarray(den)))
+
+
+def iqr(ts):
+    q1, q3 = onp.percentile(ts, [25, 75])
+    return float(q3 - q1)
+
+
+# -- (a) logistic map -----------------------------------------------------------------
+
+N_ITER = 1000
+OPS_PER_ITER = 3        # 4.0 * x, 1.0 - x, and their product
+
+
+def logistic(x):
+    for _ in range(N_ITER):
+        x = 4.0 * x * (1.0 - x)
+    return x
+
+
+def logistic_analytic(x):
+    """d/dx0 of the 1000th iterate: the chain-rule product of 4 (1 - 2 x_k)."""
+    d = 1.0
+    for _ in range(N_ITER):
+        d *= 4.0 * (1.0 - 2.0 * x)
+        x = 4.0 * x * (1.0 - x)
+    return d
+
+
+def bench_logistic(repeats, warmup, inner, x0=0.3):
+    g_w = grad(logistic)
+    g_a = autograd.grad(logistic)
+    dw, da, dref = g_w(x0), g_a(x0), logistic_analytic(x0)
+    assert onp.isfinite(dw), dw
+    assert_allclose(dw, da, rtol=1e-12, err_msg="wengert vs autograd (logistic)")
+    assert_allclose(dw, dref, rtol=1e-9, err_msg="wengert vs analytic chain rule (logistic)")
+    times = interleaved({"plain": lambda: logistic(x0), "wengert": lambda: g_w(x0),
+                         "autograd": lambda: g_a(x0)}, repeats, warmup, inner)
+    n_ops = N_ITER * OPS_PER_ITER
+    per_op = {k: median(v) / n_ops for k, v in times.items()}
+    return {"grad": dw, "times": times, "per_op": per_op, "n_ops": n_ops,
+            "ratio": per_op["wengert"] / per_op["autograd"],
+            "paired": paired_ratio(times["wengert"], times["autograd"])}
+
+
+# -- (b) MLP ----------------------------------------------------------------------------
+
+SIZES = (784, 256, 256, 10)
+BATCH = 128
+
+
+def mlp_problem(seed):
+    rng = onp.random.default_rng(seed)
+    params = {}
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        params[f"W{i}"] = rng.normal(size=(a, b)) / onp.sqrt(a)
+        params[f"b{i}"] = 0.1 * rng.normal(size=b)
+    X = rng.normal(size=(BATCH, SIZES[0]))
+    y = rng.integers(0, SIZES[-1], size=BATCH)
+    Y = onp.eye(SIZES[-1])[y]
+    return params, X, Y
+
+
+def make_mlp_loss(xp, const, X, Y):
+    """The same loss for wengert (xp=wengert.numpy) and autograd (xp=autograd.numpy).
+    ``const`` strips the trace: the max subtracted for stability is a constant shift."""
+    n = X.shape[0]
+
+    def loss(p):
+        h = xp.tanh(X @ p["W0"] + p["b0"])
+        h = xp.tanh(h @ p["W1"] + p["b1"])
+        z = h @ p["W2"] + p["b2"]
+        s = z - const(z).max(axis=1, keepdims=True)
+        logp = s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
+        return -xp.sum(Y * logp) / n
+    return loss
+
+
+def make_mlp_hand(X, Y):
+    """Hand-written forward pass and backpropagation: returns (loss, gradient dict)."""
+    n = X.shape[0]
+    XT = X.T
+
+    def forward(p):
+        h0 = onp.tanh(X @ p["W0"] + p["b0"])
+        h1 = onp.tanh(h0 @ p["W1"] + p["b1"])
+        s = h1 @ p["W2"] + p["b2"]
+        s -= s.max(axis=1, keepdims=True)
+        e = onp.exp(s)
+        se = e.sum(axis=1, keepdims=True)
+        return -onp.sum(Y * (s - onp.log(se))) / n
+
+    def value_and_grad_hand(p):
+        h0 = onp.tanh(X @ p["W0"] + p["b0"])
+        h1 = onp.tanh(h0 @ p["W1"] + p["b1"])
+        s = h1 @ p["W2"] + p["b2"]
+        s -= s.max(axis=1, keepdims=True)
+        e = onp.exp(s)
+        se = e.sum(axis=1, keepdims=True)
+        loss = -onp.sum(Y * (s - onp.log(se))) / n
+        dz = e / se
+        dz -= Y
+        dz /= n                                  # d loss / d logits = (softmax - Y) / n
+        g = {"W2": h1.T @ dz, "b2": dz.sum(axis=0)}
+        da = dz @ p["W2"].T
+        da *= 1.0 - h1 * h1                      # tanh' = 1 - tanh^2
+        g["W1"] = h0.T @ da
+        g["b1"] = da.sum(axis=0)
+        da = da @ p["W1"].T
+        da *= 1.0 - h0 * h0
+        g["W0"] = XT @ da
+        g["b0"] = da.sum(axis=0)
+        return loss, g
+
+    return forward, value_and_grad_hand
+
+
+def bench_mlp(repeats, warmup, inner, seed):
+    params, X, Y = mlp_problem(seed)
+    forward, hand = make_mlp_hand(X, Y)
+    vg_w = value_and_grad(make_mlp_loss(wnp, stop_gradient, X, Y))
+    vg_a = autograd.value_and_grad(make_mlp_loss(anp, ag_getval, X, Y))
+
+    (lh, gh), (lw, gw), (la, ga) = hand(params), vg_w(params), vg_a(params)
+    assert set(gw) == set(params) and all(gw[k].shape == params[k].shape for k in params)
+    assert_allclose(lw, lh, rtol=1e-12, err_msg="loss: wengert vs hand-written")
+    assert_allclose(la, lh, rtol=1e-12, err_msg="loss: autograd vs hand-written")
+    assert_allclose(forward(params), lh, rtol=1e-12)
+    for k in params:
+        assert_allclose(gw[k], gh[k], rtol=1e-9, atol=1e-12, err_msg=f"d/d{k}: wengert vs hand-written")
+        assert_allclose(ga[k], gh[k], rtol=1e-9, atol=1e-12, err_msg=f"d/d{k}: autograd vs hand-written")
+    # An independent spot check of the shared gradient: central differences along a random direction.
+    rng = onp.random.default_rng(seed + 1)
+    v = {k: rng.normal(size=a.shape) for k, a in params.items()}
+    eps = 1e-6
+    fd = (forward({k: params[k] + eps * v[k] for k in params})
+          - forward({k: params[k] - eps * v[k] for k in params})) / (2 * eps)
+    dd = sum(float(onp.sum(gw[k] * v[k])) for k in params)
+    assert_allclose(dd, fd, rtol=1e-6, err_msg="directional derivative vs central differences")
+
+    times = interleaved({"forward": lambda: forward(params), "hand": lambda: hand(params),
+                         "wengert": lambda: vg_w(params), "autograd": lambda: vg_a(params)},
+                        repeats, warmup, inner)
+    med = {k: median(v) for k, v in times.items()}
+    return {"loss": lh, "times": times, "median": med,
+            "ratio_hand": med["wengert"] / med["hand"], "ratio_autograd": med["wengert"] / med["autograd"],
+            "paired_hand": paired_ratio(times["wengert"], times["hand"]),
+            "paired_autograd": paired_ratio(times["wengert"], times["autograd"])}
+
+
+# -- report -----------------------------------------------------------------------------
+
+def _fmt(seconds, unit):
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+    return f"{seconds * scale:.3g} {'µs' if unit == 'us' else 'ms'}"
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return ",".join(str(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas") or "?"
+    except ImportError:
+        return os.environ.get("OPENBLAS_NUM_THREADS", "default")
+
+
+def main(args):
+    quick = args.quick
+    repeats = args.repeats or (7 if quick else 41)
+    only = set(args.only or ("logistic", "mlp"))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# wengert {wengert.__version__} vs autograd {_version('autograd')} "
+          f"(numpy {onp.__version__}, Python {platform.python_version()}, BLAS threads {_blas_threads()}, "
+          f"{os.cpu_count()} CPUs, load {load:.2f}){' [quick]' if quick else ''}")
+    print(f"# {repeats} interleaved repeats per contender; median (IQR) of per-call times; ratios are ratios")
+    print("# of medians, 'paired' is the median of the per-round ratios\n")
+
+    rows = []
+    if "logistic" in only:
+        r = bench_logistic(repeats, warmup=2 if quick else 5, inner=1 if quick else 3)
+        po, t = r["per_op"], r["times"]
+        n = r["n_ops"]
+        print(f"(a) logistic map, {N_ITER} iterations = {n} primitive ops, grad at x0 = 0.3: "
+              f"d x_{N_ITER}/d x0 = {r['grad']:.6e} (wengert == autograd == chain-rule product)")
+        rows.append(("(a) logistic: plain Python forward", f"{_fmt(median(t['plain']), 'us')} total",
+                     f"{_fmt(po['plain'], 'us')}/op", ""))
+        rows.append(("(a) logistic: autograd `grad`", f"{_fmt(median(t['autograd']), 'ms')} "
+                     f"(IQR {_fmt(iqr(t['autograd']), 'ms')})", f"{_fmt(po['autograd'], 'us')}/op", "1"))
+        rows.append(("(a) logistic: wengert `grad`", f"{_fmt(median(t['wengert']), 'ms')} "
+                     f"(IQR {_fmt(iqr(t['wengert']), 'ms')})", f"{_fmt(po['wengert'], 'us')}/op",
+                     f"**{r['ratio']:.3f}** x autograd (paired {r['paired']:.3f}; target <= 0.25: "
+                     f"{'met' if r['ratio'] <= 0.25 else 'NOT met'})"))
+    if "mlp" in only:
+        r = bench_mlp(repeats, warmup=2 if quick else 5, inner=1 if quick else 2, seed=args.seed)
+        m, t = r["median"], r["times"]
+        print(f"(b) MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, float64, tanh, softmax cross-entropy: "
+              f"loss {r['loss']:.6f}; gradients agree (hand-written == wengert == autograd, "
+              f"and central differences)")
+        label = "(b) MLP: "
+        rows.append((label + "hand-written NumPy forward only", f"{_fmt(m['forward'], 'ms')} "
+                     f"(IQR {_fmt(iqr(t['forward']), 'ms')})", "", f"{m['forward'] / m['hand']:.2f} x hand"))
+        rows.append((label + "hand-written NumPy forward + backprop", f"{_fmt(m['hand'], 'ms')} "
+                     f"(IQR {_fmt(iqr(t['hand']), 'ms')})", "", "1"))
+        rows.append((label + "autograd `value_and_grad`", f"{_fmt(m['autograd'], 'ms')} "
+                     f"(IQR {_fmt(iqr(t['autograd']), 'ms')})", "", f"{m['autograd'] / m['hand']:.3f} x hand"))
+        rows.append((label + "wengert `value_and_grad`", f"{_fmt(m['wengert'], 'ms')} "
+                     f"(IQR {_fmt(iqr(t['wengert']), 'ms')})", "",
+                     f"**{r['ratio_hand']:.3f}** x hand (paired {r['paired_hand']:.3f}; target <= 1.1: "
+                     f"{'met' if r['ratio_hand'] <= 1.1 else 'NOT met'}); "
+                     f"{r['ratio_autograd']:.3f} x autograd (paired {r['paired_autograd']:.3f})"))
+
+    print()
+    print("| workload | median time (IQR) | per op | ratio |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+def _version(dist):
+    try:
+        from importlib.metadata import version
+        return version(dist)
+    except Exception:  # pragma: no cover
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main(ARGS))
