@@ -112,12 +112,18 @@ def backward(records, seeds, inputs, free):
             adj[i] = None
         if g.__class__ is Sparse:
             g = g.dense()
-        vjps = prim.vjps
-        for argnum, j in zip(argnums, ids):
-            rule = vjps.get(argnum)
-            if rule is None:
-                rule = prim.vjp_rule(argnum)
-            c = rule(g, ans, *args, **kwargs) if kwargs else rule(g, ans, *args)
+        joint = prim.vjp_joint
+        if joint is None:
+            vjps = prim.vjps
+            cts = []
+            for argnum in argnums:
+                rule = vjps.get(argnum)
+                if rule is None:
+                    rule = prim.vjp_rule(argnum)
+                cts.append(rule(g, ans, *args, **kwargs) if kwargs else rule(g, ans, *args))
+        else:
+            cts = joint(argnums, g, ans, *args, **kwargs)
+        for argnum, j, c in zip(argnums, ids, cts):
             if c is None:
                 continue
             c = fit(c, args[argnum])

@@ -3,6 +3,9 @@
 - ``defvjp(prim, rule0, rule1, ...)``: reverse rules ``rule(g, ans, *args, **kwargs)``,
   one per argument (``None``: not differentiable in that argument).
 - ``defjvp(prim, rule0, ...)``: forward rules ``rule(t, ans, *args, **kwargs)``.
+- ``defvjp_argnums(prim, rule)``: one reverse rule ``rule(argnums, g, ans, *args,
+  **kwargs)`` returning the cotangents of all differentiated arguments; for primitives
+  that take any number of arrays and would otherwise repeat work per argument.
 - ``deriv(prim, d0, d1, ...)``: for elementwise primitives, the partial derivative
   ``d(ans, *args, **kwargs)`` of each argument; both modes follow from it
   (``g * d`` and ``t * d``), and broadcasting is undone by the backward pass.
@@ -21,6 +24,11 @@ def _table_rules(table, prim, rules, argnums):
 
 def defvjp(prim, *rules, argnums=None):
     return _table_rules(prim.vjps, prim, rules, argnums)
+
+
+def defvjp_argnums(prim, rule):
+    prim.vjp_joint = rule
+    return prim
 
 
 def defjvp(prim, *rules, argnums=None):

@@ -94,16 +94,19 @@ class Primitive:
     ``argnum`` given the output cotangent ``g``. ``jvps[argnum](t, ans, *args,
     **kwargs)`` returns the output tangent caused by tangent ``t`` of that argument.
     ``derivs[argnum](ans, *args, **kwargs)`` (elementwise primitives only) is the
-    partial derivative both of those are built from. Rules are written with
+    partial derivative both of those are built from. ``vjp_joint(argnums, g, ans, *args,
+    **kwargs)``, when set, returns the cotangents of all ``argnums`` at once (for
+    primitives of many arguments that share the work, such as concatenate). Rules are written with
     differentiable functions, so they are themselves recorded under an outer trace.
     """
 
-    __slots__ = ("name", "impl", "vjps", "jvps", "derivs", "linear", "__dict__")
+    __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "derivs", "linear", "__dict__")
 
     def __init__(self, impl, name=None):
         self.impl = impl
         self.name = name or getattr(impl, "__name__", repr(impl))
         self.vjps = {}
+        self.vjp_joint = None
         self.jvps = {}
         self.derivs = {}
         self.linear = False

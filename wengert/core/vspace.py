@@ -11,6 +11,7 @@ import operator
 
 import numpy as _np
 
+from .rules import def_linear, defvjp
 from .tracer import Box, Primitive
 
 _ndarray = _np.ndarray
@@ -78,13 +79,12 @@ def scalar_fast(ufunc, op):
 _PY_REAL = (float, int)
 add = Primitive(scalar_fast(_np.add, operator.add), "add")
 
-sum_to.vjps[0] = lambda g, ans, x, shape: broadcast_to(g, shape_of(x))
-broadcast_to.vjps[0] = lambda g, ans, x, shape: sum_to(g, shape_of(x))
-cast.vjps[0] = lambda g, ans, x, dtype: cast(g, dtype_of(x))
-add.vjps[0] = lambda g, ans, x, y: g
-add.vjps[1] = lambda g, ans, x, y: g
-for _p in (sum_to, broadcast_to, cast, add):
-    _p.linear = True
+defvjp(sum_to, lambda g, ans, x, shape: broadcast_to(g, shape_of(x)))
+defvjp(broadcast_to, lambda g, ans, x, shape: sum_to(g, shape_of(x)))
+defvjp(cast, lambda g, ans, x, dtype: cast(g, dtype_of(x)))
+defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+for _p in (sum_to, broadcast_to, cast):
+    def_linear(_p)
 
 
 def fit(c, x):

@@ -52,10 +52,6 @@ def _getitem(x, idx):
 
 
 def _untake(g, idx, shape, dtype):
-    if isinstance(g, Box):
-        # A box of a lower trace level (nested differentiation): ``numpy.add.at`` does
-        # not dispatch to wengert, so re-enter the primitive for that level.
-        return untake(g, idx, shape, dtype)
     return Sparse(shape, dtype, idx, g).dense()
 
 

@@ -13,7 +13,7 @@
 import numpy as _np
 from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
 
-from ..core import defvjp as _defvjp
+from ..core import Primitive as _Primitive, defvjp as _defvjp
 from ..core.tracer import Box as _Box, getval as _getval
 from ..core.vspace import add as _add, dtype_of as _dtype_of, shape_of as _shape_of
 from ..errors import MissingRuleError as _MissingRuleError
@@ -22,7 +22,7 @@ from ._helpers import reduced_shape as _reduced_shape
 from ._wrap import contains_box as _contains_box, wrap_namespace
 from . import elementwise as _ew
 from .products import matmul as _matmul
-from .reductions import _arr, _expand, _primitive, amax as _amax, amin as _amin, sum as _sum
+from .reductions import _arr, _expand, amax as _amax, amin as _amin, sum as _sum
 from .shape import reshape as _reshape, transpose as _transpose
 
 # -- vector p-norms and the Frobenius norm: one primitive, NumPy's own values ---------
@@ -32,7 +32,7 @@ def _norm_impl(x, ord=None, axis=None, keepdims=False):
     return _np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
 
 
-_norm_p = _primitive(_norm_impl, "norm")
+_norm_p = _Primitive(_norm_impl, "norm")
 
 
 def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
@@ -76,9 +76,9 @@ def _svd_vh(x):
     return _np.linalg.svd(x, full_matrices=False)[2]
 
 
-_svals_p = _primitive(_svals, "svd_singular_values")
-_svd_u_p = _primitive(_svd_u, "svd_u")
-_svd_vh_p = _primitive(_svd_vh, "svd_vh")
+_svals_p = _Primitive(_svals, "svd_singular_values")
+_svd_u_p = _Primitive(_svd_u, "svd_u")
+_svd_vh_p = _Primitive(_svd_vh, "svd_vh")
 
 
 def _mT(x):

@@ -55,10 +55,6 @@ def _tensordot(a, b, axes):
     non-negative ints). Contracted axes that are a leading or trailing block of an
     operand are flattened by a free reshape and handed to BLAS as a transposed view,
     where ``numpy.tensordot`` would copy."""
-    if isinstance(a, Box) or isinstance(b, Box):
-        # A box inside a box (a nested derivative boxes an outer box again): go back
-        # through the primitive so the outer trace records it.
-        return tensordot_p(a, b, axes)
     a, b = _np.asarray(a), _np.asarray(b)
     ax_a, ax_b = axes
     na, nb, nc = a.ndim, b.ndim, len(ax_a)
@@ -199,8 +195,6 @@ defjvp(matmul, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a,
 def _dot(a, b):
     """``numpy.dot``; with more than two dimensions, as the equivalent ``_tensordot``
     (NumPy's N-d dot does not use BLAS and is many times slower)."""
-    if isinstance(a, Box) or isinstance(b, Box):
-        return dot_p(a, b)
     na, nb = _np.ndim(a), _np.ndim(b)
     if na <= 2 and nb <= 2:
         return _np.dot(a, b)

@@ -47,23 +47,6 @@ def _arr(a):
     return _np.asanyarray(a)
 
 
-def _primitive(fun, name):
-    """``Primitive(fun, name)`` whose implementation re-enters the primitive when it is
-    handed boxes of an outer trace. Under nested differentiation a box's unwrapped
-    value can itself be a box of a lower level; the reverse trace then calls the
-    implementation on it directly, and a raw NumPy call there would either dispatch to
-    a different function (``__array_function__``) or fail (``numpy.linalg.svd``)."""
-    def impl(*args, **kwargs):
-        for a in args:
-            if isinstance(a, Box):
-                return prim(*args, **kwargs)
-        return fun(*args, **kwargs)
-    impl.__name__ = getattr(fun, "__name__", name)
-    impl.__doc__ = getattr(fun, "__doc__", None)
-    prim = Primitive(impl, name)
-    return prim
-
-
 def _kd(keepdims):
     return False if keepdims is _NoValue else bool(keepdims)
 
@@ -128,7 +111,7 @@ def _masked(c, where):
     return c if where is _NoValue else _where(where, c, 0)
 
 
-_sum_p = def_linear(_primitive(_sum, "sum"))
+_sum_p = def_linear(Primitive(_sum, "sum"))
 defvjp(_sum_p, lambda g, ans, x, axis=None, keepdims=False, where=_NoValue:
        _masked(_expand(g, shape_of(x), axis, keepdims), where))
 
@@ -178,8 +161,8 @@ def _extremum_impl(fun):
     return impl
 
 
-_max_p = _primitive(_extremum_impl(_np.max), "max")
-_min_p = _primitive(_extremum_impl(_np.min), "min")
+_max_p = Primitive(_extremum_impl(_np.max), "max")
+_min_p = Primitive(_extremum_impl(_np.min), "min")
 
 
 def _extremum_vjp(g, ans, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
@@ -239,7 +222,7 @@ def _cumsum(x, axis):
     return _np.cumsum(x, axis=axis)
 
 
-_cumsum_p = def_linear(_primitive(_cumsum, "cumsum"))
+_cumsum_p = def_linear(Primitive(_cumsum, "cumsum"))
 defvjp(_cumsum_p, lambda g, ans, x, axis: _reverse(_cumsum_p(_reverse(g, axis), axis), axis))
 
 
@@ -247,7 +230,7 @@ def _cumprod(x, axis):
     return _np.cumprod(x, axis=axis)
 
 
-_cumprod_p = _primitive(_cumprod, "cumprod")
+_cumprod_p = Primitive(_cumprod, "cumprod")
 
 
 def _rev_affine_scan(a, b, ax, n):
@@ -344,7 +327,7 @@ def _prod_vjp(g, ans, x, axis=None, keepdims=False, where=_NoValue):
     return _masked(multiply(_expand(g, shape_of(x), axis, keepdims), _prod_others(x, axis)), where)
 
 
-_prod_p = _primitive(_prod, "prod")
+_prod_p = Primitive(_prod, "prod")
 defvjp(_prod_p, _prod_vjp)
 
 
@@ -395,7 +378,7 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NoValue, *, where=
 _mean = mean
 
 # sqrt whose derivative at 0 is 0: std of a constant slice has the subgradient 0.
-_sqrt0 = _primitive(_np.sqrt, "std_sqrt")
+_sqrt0 = Primitive(_np.sqrt, "std_sqrt")
 deriv(_sqrt0, lambda ans, x: _safe_div(0.5, ans))
 
 
@@ -451,7 +434,7 @@ def _trace(a, offset=0, axis1=0, axis2=1):
     return _np.trace(a, offset=offset, axis1=axis1, axis2=axis2)
 
 
-_trace_p = def_linear(_primitive(_trace, "trace"))
+_trace_p = def_linear(Primitive(_trace, "trace"))
 
 
 def _trace_vjp(g, ans, a, offset=0, axis1=0, axis2=1):

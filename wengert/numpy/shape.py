@@ -18,7 +18,7 @@ import operator
 
 import numpy as _np
 
-from ..core import Primitive, def_linear, defvjp
+from ..core import Primitive, def_linear, defvjp, defvjp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to as _broadcast_to_p, cast, dtype_of, shape_of
 from ..errors import InPlaceUpdateError, MissingRuleError
@@ -260,19 +260,6 @@ def broadcast_arrays(*args, subok=False):
     return tuple(broadcast_to(a, shape) for a in args)
 
 
-def _astype(x, dtype):
-    if isinstance(x, Box):
-        # A box of a lower trace level (nested differentiation): the tape hands the
-        # implementation that box as the value. The core's ``cast`` implementation
-        # would convert it with ``numpy.asarray``, so re-enter the primitive instead.
-        return astype_p(x, dtype)
-    return cast.impl(x, dtype)
-
-
-astype_p = _linear(_astype, "astype")
-defvjp(astype_p, lambda g, ans, x, dtype: astype_p(g, dtype_of(x)))
-
-
 def astype(x, dtype, /, *, copy=True, device=None):
     """``x.astype(dtype)``: a cast between float/complex types keeps the derivative; a
     cast to an integer or boolean type drops it (the result is piecewise constant)."""
@@ -281,7 +268,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
         return _np.asarray(getval(x)).astype(dtype)
     if dtype_of(x) == dtype and not copy:
         return x
-    return astype_p(x, dtype) if isinstance(x, Box) else _np.asarray(x).astype(dtype, copy=copy)
+    return cast(x, dtype) if isinstance(x, Box) else _np.asarray(x).astype(dtype, copy=copy)
 
 
 # -- joining --------------------------------------------------------------------------
@@ -294,16 +281,15 @@ concatenate_p = Primitive(_concatenate, "concatenate")
 concatenate_p.linear = True
 
 
-def _concatenate_vjp(argnum):
-    def vjp(g, ans, axis, *arrays, offsets=None):
-        ax = axis % len(shape_of(ans))
-        if offsets is None:
-            start = sum(shape_of(a)[ax] for a in arrays[:argnum - 1])
-            stop = start + shape_of(arrays[argnum - 1])[ax]
-        else:                      # precomputed: O(1) per array instead of O(#arrays)
-            start, stop = offsets[argnum - 1], offsets[argnum]
-        return getitem(g, _along(ax, slice(start, stop)))
-    return vjp
+def _concatenate_vjp(argnums, g, ans, axis, *arrays, offsets=None):
+    ax = axis % len(shape_of(ans))
+    if offsets is None:
+        offsets = tuple(itertools.accumulate((shape_of(a)[ax] for a in arrays), initial=0))
+    # argnum k >= 1 is arrays[k - 1]
+    return [getitem(g, _along(ax, slice(offsets[k - 1], offsets[k]))) for k in argnums]
+
+
+defvjp_argnums(concatenate_p, _concatenate_vjp)
 
 
 def _concat(axis, arrays):
@@ -314,25 +300,6 @@ def _concat(axis, arrays):
     except IndexError:             # 0-d arrays: let NumPy raise its own error
         return concatenate_p(axis, *arrays)
     return concatenate_p(axis, *arrays, offsets=tuple(itertools.accumulate(sizes, initial=0)))
-
-
-class _ConcatVJPs(dict):
-    """Rules for any number of arrays, made on first use."""
-
-    def __missing__(self, argnum):
-        if argnum == 0:
-            raise KeyError(argnum)
-        rule = self[argnum] = _concatenate_vjp(argnum)
-        return rule
-
-    def get(self, argnum, default=None):
-        try:
-            return self[argnum]
-        except KeyError:
-            return default
-
-
-concatenate_p.vjps = _ConcatVJPs()
 
 
 def _cast_all(arrays, dtype, casting):
