@@ -18,18 +18,6 @@ class Params:
     b: object
 
 
-def test_logistic_map_loop():
-    def f(x):
-        for _ in range(3):
-            x = 4 * x * (1 - x)
-        return x
-    x, d = 0.3, 1.0
-    for _ in range(3):
-        d *= 4 - 8 * x
-        x = 4 * x * (1 - x)
-    assert grad(f)(0.3) == pytest.approx(d)
-
-
 def test_nesting_to_third_order_and_perturbation_confusion():
     assert grad(grad(grad(lambda x: np.sin(x) * x)))(0.4) == pytest.approx(-3 * onp.sin(0.4) - 0.4 * onp.cos(0.4))
     assert grad(lambda x: x * grad(lambda y: x + y)(1.0))(1.0) == 1.0

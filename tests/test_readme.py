@@ -20,3 +20,10 @@ def test_readme_has_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert _commands()[1] in ci
+
+
+def test_readme_coverage_table_is_current():
+    from wengert.tools.coverage import coverage_markdown
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- coverage:start -->\n")[1].split("\n<!-- coverage:end -->")[0]
+    assert block == coverage_markdown(), "run `python -m wengert coverage` and paste it into the README"

@@ -8,6 +8,11 @@ def _demo(args):
     return demo.main(seed=args.seed, epochs=args.epochs, progress=not args.no_progress)
 
 
+def _coverage(args):
+    from .tools.coverage import coverage_markdown
+    print(coverage_markdown())
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m wengert",
                                      description="wengert: exact derivatives of NumPy programs.")
@@ -20,6 +25,8 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_demo)
+    c = sub.add_parser("coverage", help="print the table of differentiable functions (markdown)")
+    c.set_defaults(func=_coverage)
     return parser
 
 

@@ -72,21 +72,6 @@ def exit_level(token):
     _depth.reset(token)
 
 
-def top_trace(args):
-    """The highest-level trace among boxed ``args`` and the number of boxes seen."""
-    trace = None
-    level = -1
-    nboxes = 0
-    for a in args:
-        if isinstance(a, Box):
-            nboxes += 1
-            t = a._trace
-            if t.level > level:
-                level = t.level
-                trace = t
-    return trace, nboxes
-
-
 class Primitive:
     """A function with derivative rules.
 

@@ -93,17 +93,21 @@ def _int_indices(indices):
     return idx.astype(_np.intp, casting="same_kind" if idx.dtype.kind in "iu" else "safe", copy=False)
 
 
-def take(a, indices, axis=None, out=None, mode="raise"):
-    if not contains_box(a):
-        return _np.take(a, indices, axis=axis, out=out, mode=mode)
+def _traced_along(a, axis, out, name):
+    """A traced ``a`` and the axis to work along (``axis=None``: along the flattened array)."""
     if out is not None:
-        raise InPlaceUpdateError("take(..., out=...)")
+        raise InPlaceUpdateError(f"{name}(..., out=...)")
     from .shape import ravel
     a = _as_array(a)
     if axis is None:
-        a, ax = ravel(a), 0
-    else:
-        ax = normalize_axis_index(axis, _ndim(a))
+        return ravel(a), 0
+    return a, normalize_axis_index(axis, _ndim(a))
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    if not contains_box(a):
+        return _np.take(a, indices, axis=axis, out=out, mode=mode)
+    a, ax = _traced_along(a, axis, out, "take")
     n = shape_of(a)[ax]
     idx = _int_indices(indices)
     if mode == "wrap":
@@ -203,14 +207,7 @@ def diagflat(v, k=0):
 def compress(condition, a, axis=None, out=None):
     if not contains_box(a):
         return _np.compress(condition, a, axis=axis, out=out)
-    if out is not None:
-        raise InPlaceUpdateError("compress(..., out=...)")
-    from .shape import ravel
-    a = _as_array(a)
-    if axis is None:
-        a, ax = ravel(a), 0
-    else:
-        ax = normalize_axis_index(axis, _ndim(a))
+    a, ax = _traced_along(a, axis, out, "compress")
     cond = _np.asarray(getval(condition))
     if cond.ndim != 1:
         raise ValueError("condition must be a 1-d array")

@@ -222,5 +222,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 _defined = {"norm": norm}
+DIFFERENTIABLE = sorted(_defined)
 
 globals().update(wrap_namespace(_np.linalg, _defined, "numpy.linalg.", _handled))
