@@ -98,3 +98,17 @@ def test_array_of_traced_scalars_and_iteration():
     a, b = x
     expected = [2 * a * b * b + 2 * (a + b), 2 * a * b * a + 2 * (a + b)]
     onp.testing.assert_allclose(grad(f)(x), expected)
+
+
+def test_the_common_ndarray_methods_differentiate_to_second_order():
+    from wengert import check_grads
+    x = onp.random.default_rng(0).normal(size=(3, 4))
+    W = onp.random.default_rng(1).normal(size=(4, 2))
+
+    def f(x):
+        return (x.sum() + x.mean(axis=0).prod() + x.max() + x.min(axis=1).sum() + x.std() + x.var(ddof=1)
+                + x.reshape(4, 3).transpose().ravel()[2] + x.flatten()[0] + x[None].squeeze().dot(W).sum()
+                + x.clip(-0.5, 0.5).sum() + x.cumsum(axis=1)[:, -1].sum() + x.astype(onp.float64).sum()
+                + x.conj().real.sum() + x.T[0, 1] + x.imag.sum())
+    check_grads(f, (x,), order=2)
+    assert grad(lambda x: x.astype(onp.float32).sum())(x).dtype == onp.float64
