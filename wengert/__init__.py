@@ -12,9 +12,10 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "wengert.transforms": ("grad", "value_and_grad", "vjp", "jacrev", "elementwise_grad", "stop_gradient"),
+    "wengert.transforms": ("grad", "value_and_grad", "vjp", "jacrev", "elementwise_grad", "stop_gradient",
+                           "jvp", "linearize", "jacfwd", "jacobian", "hessian", "hvp", "forward_grad"),
     "wengert.tools": ("check_grads",),
-    "wengert.core": ("Primitive", "primitive", "defvjp", "defjvp", "deriv", "def_linear"),
+    "wengert.core": ("Primitive", "primitive", "defvjp", "defjvp", "deriv", "def_linear", "defvjp_argnums"),
     "wengert.core.pytree": ("tree_flatten", "tree_unflatten", "tree_leaves", "tree_map"),
     "wengert.errors": ("WengertError", "MissingRuleError", "NonDifferentiableInputError", "NonScalarOutputError",
                        "OutputTypeError", "EscapedTracerError", "TracedConversionError", "InPlaceUpdateError"),

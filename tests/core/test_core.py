@@ -27,7 +27,7 @@ def grad(f):
         out, trace, records = trace_reverse(f, [x], [0])
         if not (isinstance(out, Box) and out._trace is trace):
             return 0.0
-        (g,) = backward(records, [(out._index, 1.0)], [0], free=True)
+        (g,) = backward(records, [(out._node, 1.0)], [0], free=True)
         return 0.0 if g is None else g
     return df
 

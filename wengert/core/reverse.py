@@ -48,7 +48,7 @@ class ReverseTrace(Trace):
                 v = vals[i] = a._value
                 nested = nested or isinstance(v, Box)
                 argnums.append(i)
-                ids.append(a._index)
+                ids.append(a._node)
         if nested or len(argnums) < nboxes:
             ans = prim(*vals, **kwargs)      # boxes of lower levels remain: recurse
         else:
@@ -117,9 +117,7 @@ def backward(records, seeds, inputs, free):
             vjps = prim.vjps
             cts = []
             for argnum in argnums:
-                rule = vjps.get(argnum)
-                if rule is None:
-                    rule = prim.vjp_rule(argnum)
+                rule = vjps.get(argnum) or prim.vjp_rule(argnum)
                 cts.append(rule(g, ans, *args, **kwargs) if kwargs else rule(g, ans, *args))
         else:
             cts = joint(argnums, g, ans, *args, **kwargs)

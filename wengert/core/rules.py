@@ -68,3 +68,56 @@ def def_linear(prim, argnums=(0,)):
     for argnum in argnums:
         prim.jvps.setdefault(argnum, _linear_jvp(prim, argnum))
     return prim
+
+
+def defjvp_argnums(prim, rule):
+    """One forward rule ``rule(argnums, tangents, ans, *args, **kwargs)`` for all
+    differentiated arguments at once."""
+    prim.jvp_joint = rule
+    return prim
+
+
+# -- one mode's rule from the other's, by transposition ----------------------------------
+# Both rules of an argument are linear maps, transposes of each other: the VJP is
+# g -> J^T g and the JVP is t -> J t. Reverse mode applied to a linear map gives its
+# transpose, so each is obtained by running reverse mode through the other. Rules are
+# written with differentiable functions, which is what makes this possible.
+
+def _transpose(linear_fun, point, cotangent):
+    """``L^T cotangent`` for the linear map ``L = linear_fun`` (evaluated at ``point``)."""
+    from .reverse import backward, trace_reverse
+    from .tracer import Box
+    out, trace, records = trace_reverse(linear_fun, [point], [0])
+    if not (isinstance(out, Box) and out._trace is trace):
+        return None                                  # L does not depend on its input: L = 0
+    (c,) = backward(records, [(out._node, cotangent)], [0], free=True)
+    from .vspace import densify
+    return None if c is None else densify(c)
+
+
+def jvp_from_vjp(prim, argnum):
+    from .vspace import fit, zeros_like_value
+
+    def jvp(t, ans, *args, **kwargs):
+        def vjp_of(g):
+            if prim.vjp_joint is not None:
+                c = prim.vjp_joint((argnum,), g, ans, *args, **kwargs)[0]
+            else:
+                c = prim.vjps[argnum](g, ans, *args, **kwargs)
+            return None if c is None else fit(c, args[argnum])
+        from .tracer import getval
+        return _transpose(vjp_of, zeros_like_value(getval(ans)), t)
+    jvp.__name__ = f"{prim.name}_jvp{argnum}_from_vjp"
+    return jvp
+
+
+def vjp_from_jvp(prim, argnum):
+    from .vspace import fit_tangent, zeros_like_value
+
+    def vjp(g, ans, *args, **kwargs):
+        def jvp_of(t):
+            return fit_tangent(prim.jvps[argnum](t, ans, *args, **kwargs), ans)
+        from .tracer import getval
+        return _transpose(jvp_of, zeros_like_value(getval(args[argnum])), g)
+    vjp.__name__ = f"{prim.name}_vjp{argnum}_from_jvp"
+    return vjp

@@ -34,25 +34,29 @@ class Trace:
 
 
 class Box:
-    """A traced value: the raw value plus the trace and index that produced it."""
+    """A traced value: the raw value, its trace, and the trace's own datum for it
+    (``_node``: the tape index in reverse mode, the tangent in forward mode)."""
 
-    __slots__ = ("_value", "_trace", "_index", "__weakref__")
+    __slots__ = ("_value", "_trace", "_node", "__weakref__")
 
-    def __init__(self, value, trace, index):
+    def __init__(self, value, trace, node):
         self._value = value
         self._trace = trace
-        self._index = index
+        self._node = node
 
     def __repr__(self):
         return f"Traced<level {self._trace.level}>({self._value!r})"
 
 
-# The class used for new boxes; ``wengert.numpy`` installs one with array methods.
+# The classes used for new boxes; ``wengert.numpy`` installs ones with array methods.
+# ``batch_box_class`` is for values carrying a leading batch axis (see batching.py).
 box_class = [Box]
+batch_box_class = [Box]
 
 
-def set_box_class(cls):
+def set_box_class(cls, batch_cls=None):
     box_class[0] = cls
+    batch_box_class[0] = batch_cls or cls
 
 
 def getval(x):
@@ -80,12 +84,16 @@ class Primitive:
     **kwargs)`` returns the output tangent caused by tangent ``t`` of that argument.
     ``derivs[argnum](ans, *args, **kwargs)`` (elementwise primitives only) is the
     partial derivative both of those are built from. ``vjp_joint(argnums, g, ans, *args,
-    **kwargs)``, when set, returns the cotangents of all ``argnums`` at once (for
-    primitives of many arguments that share the work, such as concatenate). Rules are written with
+    **kwargs)``, when set, returns the cotangents of all ``argnums`` at once, and
+    ``jvp_joint(argnums, tangents, ans, *args, **kwargs)`` the output tangent caused by
+    all of them (for primitives of many arguments, such as concatenate). ``batch`` is
+    the batching rule (see batching.py). Only one of the two modes' rules is needed:
+    the other is derived by transposition (rules.py). Rules are written with
     differentiable functions, so they are themselves recorded under an outer trace.
     """
 
-    __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "derivs", "linear", "__dict__")
+    __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "jvp_joint", "derivs", "linear", "batch",
+                 "__dict__")
 
     def __init__(self, impl, name=None):
         self.impl = impl
@@ -93,6 +101,8 @@ class Primitive:
         self.vjps = {}
         self.vjp_joint = None
         self.jvps = {}
+        self.jvp_joint = None
+        self.batch = None
         self.derivs = {}
         self.linear = False
         self.__doc__ = getattr(impl, "__doc__", None)
@@ -115,10 +125,24 @@ class Primitive:
         return trace.process(self, args, kwargs, nboxes)
 
     def vjp_rule(self, argnum):
-        try:
-            return self.vjps[argnum]
-        except KeyError:
-            raise MissingRuleError(self.name, argnum, "reverse") from None
+        """The reverse rule for ``argnum``, derived from the forward rule if need be."""
+        rule = self.vjps.get(argnum)
+        if rule is None:
+            if argnum not in self.jvps:
+                raise MissingRuleError(self.name, argnum, "reverse")
+            from .rules import vjp_from_jvp
+            rule = self.vjps[argnum] = vjp_from_jvp(self, argnum)
+        return rule
+
+    def jvp_rule(self, argnum):
+        """The forward rule for ``argnum``, derived from the reverse rule if need be."""
+        rule = self.jvps.get(argnum)
+        if rule is None:
+            if argnum not in self.vjps and self.vjp_joint is None:
+                raise MissingRuleError(self.name, argnum, "forward")
+            from .rules import jvp_from_vjp
+            rule = self.jvps[argnum] = jvp_from_vjp(self, argnum)
+        return rule
 
     def __getattr__(self, name):
         # Attributes of the wrapped function (ufunc.nin, .reduce, ...) for untraced use.

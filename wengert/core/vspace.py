@@ -105,6 +105,24 @@ def fit(c, x):
     return c
 
 
+def fit_tangent(t, ans):
+    """Broadcast output tangent ``t`` to the shape of ``ans`` and give it ans's dtype."""
+    if t is None:
+        return None
+    if t.__class__ is _ndarray:
+        if ans.__class__ is _ndarray and t.shape == ans.shape and t.dtype == ans.dtype:
+            return t
+    elif isinstance(t, float) and isinstance(ans, float):
+        return t
+    shape = shape_of(ans)
+    if shape_of(t) != shape:
+        t = broadcast_to(t, shape)
+    dtype = dtype_of(ans)
+    if dtype_of(t) != dtype:
+        t = cast(t, dtype)
+    return t
+
+
 class Sparse:
     """A cotangent that is zero except at ``index`` (from indexing ``x[index]``).
 

@@ -35,7 +35,9 @@ globals().update(wrap_namespace(_np, _defined, "numpy.", _box.handled))
 fft, linalg, random = (importlib.import_module(f"{__name__}.{m}") for m in ("fft", "linalg", "random"))
 
 _box.bind(dict(globals(), _getitem=indexing.getitem))
-set_box_class(_box.ArrayBox)
+from . import batching as _batching  # noqa: E402  (installs the batching rules)
+
+set_box_class(_box.ArrayBox, _batching.BatchArrayBox)
 ArrayBox = _box.ArrayBox
 
 __all__ = [n for n in globals() if not n.startswith("_")]

@@ -340,3 +340,9 @@ def divmod(x1, x2, /):
     """``numpy.divmod``: ``(floor_divide(x1, x2), mod(x1, x2))``; the quotient carries no derivative."""
     return _np.floor_divide(getval(x1), getval(x2)), mod(x1, x2)
 
+
+
+def zeros_like_traced(x):
+    """A zero tangent or cotangent for ``x``: a constant with x's shape and dtype."""
+    v = getval(x)
+    return _np.zeros(_np.shape(v), _np.result_type(v))

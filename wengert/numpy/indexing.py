@@ -222,3 +222,46 @@ def extract(condition, arr):
         return _np.extract(condition, arr)
     from .shape import ravel
     return take(ravel(_as_array(arr)), _np.nonzero(_np.ravel(getval(condition)))[0])
+
+
+# -- batching rules ---------------------------------------------------------------------
+
+def _advanced_first(items):
+    """(whether NumPy puts the advanced-index axes first, their number) for index ``items``.
+
+    NumPy moves the broadcast axes of advanced indices (arrays, with integers counted
+    among them) to the front when they are separated by a slice, Ellipsis or None."""
+    arrays = [i for i in items if isinstance(i, _np.ndarray) or isinstance(i, list)]
+    if not arrays:
+        return False, 0
+    positions = [k for k, i in enumerate(items)
+                 if isinstance(i, (_np.ndarray, list, int, _np.integer)) and not isinstance(i, bool)]
+    separated = positions != list(range(positions[0], positions[-1] + 1))
+    shapes = [(int(_np.count_nonzero(i)),) if _np.asarray(i).dtype == bool else _np.shape(i)
+              for k, i in enumerate(items) if k in positions]
+    return separated, len(_np.broadcast_shapes(*shapes))
+
+
+def _items(idx):
+    return idx if isinstance(idx, tuple) else (idx,)
+
+
+def _getitem_batch(size, batched, x, idx):
+    from .shape import moveaxis
+    items = _items(idx)
+    out = getitem_p(x, (slice(None),) + items)
+    first, n = _advanced_first(items)
+    return moveaxis(out, n, 0) if first and n else out
+
+
+def _untake_batch(size, batched, g, idx, shape, dtype):
+    from .shape import moveaxis
+    items = _items(idx)
+    first, n = _advanced_first(items)
+    if first and n:
+        g = moveaxis(g, 0, n)
+    return untake(g, (slice(None),) + items, (size,) + tuple(shape), dtype)
+
+
+getitem_p.batch = _getitem_batch
+untake.batch = _untake_batch

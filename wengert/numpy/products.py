@@ -498,3 +498,51 @@ def einsum(*operands, out=None, optimize=False, **kwargs):
 
 
 einsum_path = nondiff(_np.einsum_path)
+
+
+# -- batching rules ---------------------------------------------------------------------
+
+def _matmul_batch(size, batched, a, b):
+    """``a @ b`` with the batch axis in front, as one matrix product where possible."""
+    ba, bb = batched[0], batched[1]
+    sa = _np.shape(getval(a))[1:] if ba else _np.shape(getval(a))
+    sb = _np.shape(getval(b))[1:] if bb else _np.shape(getval(b))
+    na, nb = len(sa), len(sb)
+    if ba and not bb and nb == 2 and na <= 2:                 # (B*n, k) @ (k, m)
+        return reshape(matmul(reshape(a, (-1, sa[-1])), b), (size,) + sa[:-1] + sb[-1:])
+    if bb and not ba and na == 2 and nb == 1:                 # (B, k) @ (k, n)
+        return matmul(b, transpose(a, (1, 0)))
+    if bb and not ba and na == 2 and nb == 2:                 # (n, k) @ (k, B*m)
+        k, m = sb
+        flat = reshape(transpose(b, (1, 0, 2)), (k, size * m))
+        return transpose(reshape(matmul(a, flat), (sa[0], size, m)), (1, 0, 2))
+    # General case: 1-d operands as matrices, the two operands' own batch axes aligned.
+    out_own = _np.broadcast_shapes(sa[:-2], sb[:-2]) + sa[-2:-1] * (na > 1) + sb[-1:] * (nb > 1)
+    if na == 1:
+        a, sa = reshape(a, ((size,) if ba else ()) + (1, sa[0])), (1, sa[0])
+    if nb == 1:
+        b, sb = reshape(b, ((size,) if bb else ()) + (sb[0], 1)), (sb[0], 1)
+    r = max(len(sa), len(sb))
+    if ba:
+        a = reshape(a, (size,) + (1,) * (r - len(sa)) + sa)
+    if bb:
+        b = reshape(b, (size,) + (1,) * (r - len(sb)) + sb)
+    return reshape(matmul(a, b), (size,) + out_own)
+
+
+def _tensordot_batch(size, batched, a, b, axes):
+    ax_a, ax_b = axes
+    ba, bb = batched[0], batched[1]
+    if ba and bb:
+        from .batching import loop_rule
+        return loop_rule(tensordot_p)(size, batched, a, b, axes)
+    if ba:                                                    # free axes of a come first
+        return tensordot_p(a, b, (tuple(i + 1 for i in ax_a), tuple(ax_b)))
+    out = tensordot_p(a, b, (tuple(ax_a), tuple(i + 1 for i in ax_b)))
+    n_free_a = _np.ndim(getval(a)) - len(ax_a)
+    nd = _np.ndim(getval(out))
+    return transpose(out, (n_free_a,) + tuple(i for i in range(nd) if i != n_free_a))
+
+
+matmul.batch = _matmul_batch
+tensordot_p.batch = _tensordot_batch

@@ -534,3 +534,19 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=_NoValue, *, where=_NoV
         warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)
     with _np.errstate(invalid="ignore", divide="ignore"):
         return _div_count(total, count)
+
+
+# -- batching rules: a reduction of one element is a reduction over shifted axes ------------
+
+def _shifted_axes(axis, nd):
+    if axis is None:
+        return tuple(range(1, nd + 1))
+    return tuple(a + 1 for a in normalize_axis_tuple(axis, nd))
+
+
+def _sum_batch(size, batched, x, axis=None, keepdims=False, where=_NoValue):
+    nd = _np.ndim(getval(x)) - 1
+    return _sum_p(x, _shifted_axes(axis, nd), keepdims, where)
+
+
+_sum_p.batch = _sum_batch

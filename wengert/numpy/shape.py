@@ -19,6 +19,7 @@ import operator
 import numpy as _np
 
 from ..core import Primitive, def_linear, defvjp, defvjp_argnums
+from ..core.rules import defjvp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to as _broadcast_to_p, cast, dtype_of, shape_of
 from ..errors import InPlaceUpdateError, MissingRuleError
@@ -644,3 +645,40 @@ def tril(m, k=0):
 def triu(m, k=0):
     m = _as_array(m)
     return _triangle(m, ~_np.tri(*shape_of(m)[-2:], k=k - 1, dtype=bool))
+
+
+# -- forward rule and batching rules of the movement primitives ----------------------------
+
+def _concatenate_jvp(argnums, tangents, ans, axis, *arrays, offsets=None):
+    from .elementwise import zeros_like_traced
+    ts = dict(zip(argnums, tangents))
+    return concatenate_p(axis, *[ts[k + 1] if k + 1 in ts else zeros_like_traced(a)
+                                 for k, a in enumerate(arrays)], offsets=offsets)
+
+
+defjvp_argnums(concatenate_p, _concatenate_jvp)
+
+
+def _reshape_batch(size, batched, a, shape, order="C"):
+    if order != "C":
+        from .batching import loop_rule
+        return loop_rule(reshape_p)(size, batched, a, shape, order)
+    return reshape_p(a, (size,) + tuple(shape))
+
+
+def _transpose_batch(size, batched, a, axes=None):
+    nd = _np.ndim(getval(a)) - 1
+    axes = tuple(reversed(range(nd))) if axes is None else tuple(int(i) % nd for i in axes)
+    return transpose_p(a, (0,) + tuple(i + 1 for i in axes))
+
+
+def _concatenate_batch(size, batched, axis, *arrays, offsets=None):
+    from .batching import own_shape, with_batch
+    nd = len(own_shape(arrays[0], batched[1]))
+    arrays = [with_batch(a, b, size) for a, b in zip(arrays, batched[1:])]
+    return concatenate_p(axis % nd + 1, *arrays, offsets=offsets)
+
+
+reshape_p.batch = _reshape_batch
+transpose_p.batch = _transpose_batch
+concatenate_p.batch = _concatenate_batch

@@ -9,7 +9,7 @@ import numpy as _np
 
 from ..core.pytree import tree_flatten
 from ..core.tracer import getval
-from ..transforms.api import vjp
+from ..transforms.reverse import vjp
 
 MODES = ("rev",)
 
