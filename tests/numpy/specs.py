@@ -26,4 +26,4 @@ def spec(name, fun, *args, **kwargs):
 
 
 def check(fun, args, kwargs=None, order=2, **tol):
-    check_grads(lambda *a: fun(*a, **(kwargs or {})), args, modes=("rev",), order=order, **tol)
+    check_grads(lambda *a: fun(*a, **(kwargs or {})), args, modes=("fwd", "rev"), order=order, **tol)

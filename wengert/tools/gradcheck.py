@@ -1,17 +1,20 @@
 """``check_grads``: compare derivatives with central finite differences.
 
-For a random tangent ``t`` and a random cotangent ``v``, reverse mode must satisfy
-``<v, J t> == <J^T v, t>`` where ``J t`` is estimated by central differences in
-float64. At order k > 1 the same check is applied to the function
-``(x, v) -> J(x)^T v`` itself, so second derivatives are checked too.
+For a random tangent ``t`` and a random cotangent ``v``, forward mode must give
+``<v, J t>`` and reverse mode ``<J^T v, t>`` equal to ``<v, J t>`` with ``J t``
+estimated by central differences in float64. At order k > 1 the same checks are
+applied to the functions ``(x, t) -> J(x) t`` and ``(x, v) -> J(x)^T v`` themselves,
+so second derivatives are checked in every combination of modes (forward over
+forward, reverse over forward, forward over reverse, reverse over reverse).
 """
 import numpy as _np
 
 from ..core.pytree import tree_flatten
 from ..core.tracer import getval
+from ..transforms.forward import jvp
 from ..transforms.reverse import vjp
 
-MODES = ("rev",)
+MODES = ("fwd", "rev")
 
 
 def _leaves(tree):
@@ -56,7 +59,7 @@ def numerical_jvp(f, args, tangents, eps=1e-6):
                               for p, m in zip(lp, lm)])
 
 
-def check_grads(f, args, modes=("rev",), order=2, eps=1e-6, rtol=1e-5, atol=1e-6, rng=None):
+def check_grads(f, args, modes=("fwd", "rev"), order=2, eps=1e-6, rtol=1e-5, atol=1e-6, rng=None):
     """Check the derivatives of ``f(*args)`` up to ``order`` in the given ``modes``.
 
     Raises ``AssertionError`` naming the mode and order on a mismatch. ``args`` is a
@@ -78,17 +81,25 @@ def _check(f, args, modes, order, eps, rtol, atol, rng, level):
     out = f(*args)
     v = _random_like(out, rng)
     numeric = _inner(v, numerical_jvp(f, args, tangents, eps))
+    if "fwd" in modes:
+        exact = _inner(v, jvp(f, args, tangents)[1])
+        _compare(numeric, exact, "forward", level, rtol, atol)
+        if order > 1:
+            def jvp_of_f(*args_and_t):
+                n = len(args_and_t) // 2
+                return jvp(f, args_and_t[:n], args_and_t[n:])[1]
+            _check(jvp_of_f, args + tangents, modes, order - 1, eps, rtol, atol, rng, level + 1)
     if "rev" in modes:
         # Cotangents of complex values follow HIPS autograd's convention (the gradient
         # of a real function is df/dx - i df/dy), so the pairing conjugates both ways.
         _, pullback = vjp(f, *args)
         exact = _inner(tangents, _conj(pullback(_conj(v))))
         _compare(numeric, exact, "reverse", level, rtol, atol)
-    if order > 1:
-        def vjp_of_f(*args_and_v):
-            *xs, ct = args_and_v
-            return vjp(f, *xs)[1](ct)
-        _check(vjp_of_f, args + (v,), modes, order - 1, eps, rtol, atol, rng, level + 1)
+        if order > 1:
+            def vjp_of_f(*args_and_v):
+                *xs, ct = args_and_v
+                return vjp(f, *xs)[1](ct)
+            _check(vjp_of_f, args + (v,), modes, order - 1, eps, rtol, atol, rng, level + 1)
 
 
 def _compare(numeric, exact, mode, level, rtol, atol):
