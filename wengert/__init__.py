@@ -15,7 +15,7 @@ _EXPORTS = {
     "wengert.transforms": ("grad", "value_and_grad", "vjp", "jacrev", "elementwise_grad", "stop_gradient",
                            "jvp", "linearize", "jacfwd", "jacobian", "hessian", "hvp", "forward_grad"),
     "wengert.tools": ("check_grads",),
-    "wengert.core": ("Primitive", "primitive", "defvjp", "defjvp", "deriv", "def_linear", "defvjp_argnums"),
+    "wengert.core": ("Primitive", "primitive", "defvjp", "defjvp", "defderiv", "def_linear", "defvjp_argnums"),
     "wengert.core.pytree": ("tree_flatten", "tree_unflatten", "tree_leaves", "tree_map"),
     "wengert.errors": ("WengertError", "MissingRuleError", "NonDifferentiableInputError", "NonScalarOutputError",
                        "OutputTypeError", "EscapedTracerError", "TracedConversionError", "InPlaceUpdateError"),

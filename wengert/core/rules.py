@@ -6,7 +6,7 @@
 - ``defvjp_argnums(prim, rule)``: one reverse rule ``rule(argnums, g, ans, *args,
   **kwargs)`` returning the cotangents of all differentiated arguments; for primitives
   that take any number of arrays and would otherwise repeat work per argument.
-- ``deriv(prim, d0, d1, ...)``: for elementwise primitives, the partial derivative
+- ``defderiv(prim, d0, d1, ...)``: for elementwise primitives, the partial derivative
   ``d(ans, *args, **kwargs)`` of each argument; both modes follow from it
   (``g * d`` and ``t * d``), and broadcasting is undone by the backward pass.
 - ``def_linear(prim)``: the primitive is linear in its array arguments, so its JVP
@@ -43,7 +43,7 @@ def _jvp_from_deriv(d):
     return lambda t, ans, *args, **kwargs: t * d(ans, *args, **kwargs)
 
 
-def deriv(prim, *partials, argnums=None):
+def defderiv(prim, *partials, argnums=None):
     """Declare the partial derivatives of an elementwise primitive."""
     argnums = range(len(partials)) if argnums is None else argnums
     for argnum, d in zip(argnums, partials):

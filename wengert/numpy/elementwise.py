@@ -1,6 +1,6 @@
 """Elementwise functions: one partial derivative per argument, both modes from it.
 
-``deriv(f, d0, d1)`` declares the partial derivatives ``d(ans, *args)``; the backward
+``defderiv(f, d0, d1)`` declares the partial derivatives ``d(ans, *args)``; the backward
 pass multiplies them by the cotangent and sums over broadcast dimensions. Rules use
 the wrapped functions of this package, so they are differentiable themselves and
 higher derivatives need no extra code. Complex values follow HIPS autograd's
@@ -24,7 +24,7 @@ import operator
 
 import numpy as _np
 
-from ..core import Primitive, def_linear, defvjp, deriv
+from ..core import Primitive, def_linear, defvjp, defderiv
 from ..core.tracer import getval
 from ..core.vspace import add, scalar_fast
 from ._wrap import strip_boxes
@@ -251,68 +251,68 @@ defvjp(divide,   lambda g, ans, x, y: divide(g, y), lambda g, ans, x, y: divide(
 defvjp(negative, lambda g, ans, x: -g)
 defvjp(positive, lambda g, ans, x: g)
 
-deriv(add,         lambda ans, x, y: 1.0,          lambda ans, x, y: 1.0)
-deriv(subtract,    lambda ans, x, y: 1.0,          lambda ans, x, y: -1.0)
-deriv(multiply,    lambda ans, x, y: y,            lambda ans, x, y: x)
-deriv(divide,      lambda ans, x, y: divide(1.0, y), lambda ans, x, y: divide(-ans, y))
-deriv(negative,    lambda ans, x: -1.0)
-deriv(positive,    lambda ans, x: 1.0)
-deriv(power,       lambda ans, x, y: y * power(x, _pow_exponent(y)),
+defderiv(add,         lambda ans, x, y: 1.0,          lambda ans, x, y: 1.0)
+defderiv(subtract,    lambda ans, x, y: 1.0,          lambda ans, x, y: -1.0)
+defderiv(multiply,    lambda ans, x, y: y,            lambda ans, x, y: x)
+defderiv(divide,      lambda ans, x, y: divide(1.0, y), lambda ans, x, y: divide(-ans, y))
+defderiv(negative,    lambda ans, x: -1.0)
+defderiv(positive,    lambda ans, x: 1.0)
+defderiv(power,       lambda ans, x, y: y * power(x, _pow_exponent(y)),
                    lambda ans, x, y: log(_nonzero(x)) * ans)
-deriv(float_power, lambda ans, x, y: y * float_power(x, _pow_exponent(y)),
+defderiv(float_power, lambda ans, x, y: y * float_power(x, _pow_exponent(y)),
                    lambda ans, x, y: log(_nonzero(x)) * ans)
-deriv(square,      lambda ans, x: 2 * x)
-deriv(sqrt,        lambda ans, x: 0.5 * reciprocal(ans))
-deriv(cbrt,        lambda ans, x: reciprocal(3 * ans * ans))
-deriv(reciprocal,  lambda ans, x: -(ans * ans))
-deriv(exp,         lambda ans, x: ans)
-deriv(exp2,        lambda ans, x: ans * _LN2)
-deriv(expm1,       lambda ans, x: ans + 1)
-deriv(log,         lambda ans, x: reciprocal(x))
-deriv(log2,        lambda ans, x: reciprocal(x * _LN2))
-deriv(log10,       lambda ans, x: reciprocal(x * _LN10))
-deriv(log1p,       lambda ans, x: reciprocal(x + 1))
-deriv(sin,         lambda ans, x: cos(x))
-deriv(cos,         lambda ans, x: -sin(x))
-deriv(tan,         lambda ans, x: 1 + ans * ans)
-deriv(arcsin,      lambda ans, x: reciprocal(sqrt(1 - x * x)))
-deriv(arccos,      lambda ans, x: -reciprocal(sqrt(1 - x * x)))
-deriv(arctan,      lambda ans, x: reciprocal(1 + x * x))
-deriv(arctan2,     lambda ans, y, x: divide(x, x * x + y * y),
+defderiv(square,      lambda ans, x: 2 * x)
+defderiv(sqrt,        lambda ans, x: 0.5 * reciprocal(ans))
+defderiv(cbrt,        lambda ans, x: reciprocal(3 * ans * ans))
+defderiv(reciprocal,  lambda ans, x: -(ans * ans))
+defderiv(exp,         lambda ans, x: ans)
+defderiv(exp2,        lambda ans, x: ans * _LN2)
+defderiv(expm1,       lambda ans, x: ans + 1)
+defderiv(log,         lambda ans, x: reciprocal(x))
+defderiv(log2,        lambda ans, x: reciprocal(x * _LN2))
+defderiv(log10,       lambda ans, x: reciprocal(x * _LN10))
+defderiv(log1p,       lambda ans, x: reciprocal(x + 1))
+defderiv(sin,         lambda ans, x: cos(x))
+defderiv(cos,         lambda ans, x: -sin(x))
+defderiv(tan,         lambda ans, x: 1 + ans * ans)
+defderiv(arcsin,      lambda ans, x: reciprocal(sqrt(1 - x * x)))
+defderiv(arccos,      lambda ans, x: -reciprocal(sqrt(1 - x * x)))
+defderiv(arctan,      lambda ans, x: reciprocal(1 + x * x))
+defderiv(arctan2,     lambda ans, y, x: divide(x, x * x + y * y),
                    lambda ans, y, x: divide(-y, x * x + y * y))
-deriv(sinh,        lambda ans, x: cosh(x))
-deriv(cosh,        lambda ans, x: sinh(x))
-deriv(tanh,        lambda ans, x: 1 - ans * ans)
-deriv(arcsinh,     lambda ans, x: reciprocal(sqrt(x * x + 1)))
-deriv(arccosh,     lambda ans, x: reciprocal(sqrt(x * x - 1)))
-deriv(arctanh,     lambda ans, x: reciprocal(1 - x * x))
-deriv(hypot,       lambda ans, x, y: _safe_div(x, ans),
+defderiv(sinh,        lambda ans, x: cosh(x))
+defderiv(cosh,        lambda ans, x: sinh(x))
+defderiv(tanh,        lambda ans, x: 1 - ans * ans)
+defderiv(arcsinh,     lambda ans, x: reciprocal(sqrt(x * x + 1)))
+defderiv(arccosh,     lambda ans, x: reciprocal(sqrt(x * x - 1)))
+defderiv(arctanh,     lambda ans, x: reciprocal(1 - x * x))
+defderiv(hypot,       lambda ans, x, y: _safe_div(x, ans),
                    lambda ans, x, y: _safe_div(y, ans))
-deriv(logaddexp,   lambda ans, x, y: exp(x - ans),
+defderiv(logaddexp,   lambda ans, x, y: exp(x - ans),
                    lambda ans, x, y: exp(y - ans))
-deriv(logaddexp2,  lambda ans, x, y: exp2(x - ans),
+defderiv(logaddexp2,  lambda ans, x, y: exp2(x - ans),
                    lambda ans, x, y: exp2(y - ans))
-deriv(absolute,    lambda ans, x: _safe_div(conj(x), ans))
-deriv(fabs,        lambda ans, x: _np.sign(getval(x)))
-deriv(maximum,     lambda ans, x, y: _above(x, y),
+defderiv(absolute,    lambda ans, x: _safe_div(conj(x), ans))
+defderiv(fabs,        lambda ans, x: _np.sign(getval(x)))
+defderiv(maximum,     lambda ans, x, y: _above(x, y),
                    lambda ans, x, y: _above(y, x))
-deriv(minimum,     lambda ans, x, y: _above(y, x),
+defderiv(minimum,     lambda ans, x, y: _above(y, x),
                    lambda ans, x, y: _above(x, y))
-deriv(fmax,        lambda ans, x, y: _above(x, y) + _nan_only(y, x),
+defderiv(fmax,        lambda ans, x, y: _above(x, y) + _nan_only(y, x),
                    lambda ans, x, y: _above(y, x) + _nan_only(x, y))
-deriv(fmin,        lambda ans, x, y: _above(y, x) + _nan_only(y, x),
+defderiv(fmin,        lambda ans, x, y: _above(y, x) + _nan_only(y, x),
                    lambda ans, x, y: _above(x, y) + _nan_only(x, y))
-deriv(mod,         lambda ans, x, y: 1.0,
+defderiv(mod,         lambda ans, x, y: 1.0,
                    lambda ans, x, y: -_quotient(ans, x, y))
-deriv(fmod,        lambda ans, x, y: 1.0,
+defderiv(fmod,        lambda ans, x, y: 1.0,
                    lambda ans, x, y: -_quotient(ans, x, y))
-deriv(sinc,        _sinc_deriv)
-deriv(deg2rad,     lambda ans, x: _PI / 180)
-deriv(rad2deg,     lambda ans, x: 180 / _PI)
-deriv(_clip_p,     lambda ans, x, lo, hi: _clip_dx(x, lo, hi),
+defderiv(sinc,        _sinc_deriv)
+defderiv(deg2rad,     lambda ans, x: _PI / 180)
+defderiv(rad2deg,     lambda ans, x: 180 / _PI)
+defderiv(_clip_p,     lambda ans, x, lo, hi: _clip_dx(x, lo, hi),
                    lambda ans, x, lo, hi: _clip_dlo(x, lo, hi),
                    lambda ans, x, lo, hi: _clip_dhi(x, lo, hi))
-deriv(_where_p,    None,
+defderiv(_where_p,    None,
                    lambda ans, c, x, y: c,
                    lambda ans, c, x, y: _np.logical_not(c))
 

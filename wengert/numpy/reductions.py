@@ -18,7 +18,7 @@ Kinks and special points (the tests check each):
 import numpy as _np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..core import Primitive, def_linear, defvjp, deriv
+from ..core import Primitive, def_linear, defvjp, defderiv
 from ..core.tracer import Box, getval
 from ..core.vspace import add, broadcast_to, dtype_of, shape_of
 from ._helpers import normalize_axes, reduced_shape
@@ -379,7 +379,7 @@ _mean = mean
 
 # sqrt whose derivative at 0 is 0: std of a constant slice has the subgradient 0.
 _sqrt0 = Primitive(_np.sqrt, "std_sqrt")
-deriv(_sqrt0, lambda ans, x: _safe_div(0.5, ans))
+defderiv(_sqrt0, lambda ans, x: _safe_div(0.5, ans))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=_NoValue, *, where=_NoValue, mean=_NoValue,
