@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import wengert.numpy as np
-from wengert import jacrev, vjp
+from wengert import jacfwd, jacrev, jvp, vjp
 from wengert.tools import numerical_jvp
 
 FUNCTIONS = {
@@ -65,3 +65,40 @@ def test_jacrev_rows_are_vjps_of_basis_vectors(data, n, m):
     _, pullback = vjp(f, x)
     for i in range(m):
         onp.testing.assert_allclose(J[i], pullback(onp.eye(m)[i])[0], rtol=1e-12, atol=1e-12)
+
+
+@SETTINGS
+@given(data=st.data(), shape=shapes, name=st.sampled_from(sorted(FUNCTIONS)))
+def test_forward_and_reverse_are_transposes(data, shape, name):
+    """<v, J t> (forward mode) == <J^T v, t> (reverse mode), exactly up to rounding."""
+    f = FUNCTIONS[name]
+    x, y = _arrays(data.draw, shape.input_shapes[0]), _arrays(data.draw, shape.input_shapes[1])
+    t = (_arrays(data.draw, onp.shape(x)), _arrays(data.draw, onp.shape(y)))
+    out, jt = jvp(f, (x, y), t)
+    v = _arrays(data.draw, onp.shape(out))
+    _, pullback = vjp(f, x, y)
+    lhs = onp.sum(v * jt)
+    rhs = sum(onp.sum(g * ti) for g, ti in zip(pullback(v), t))
+    assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs))
+
+
+@SETTINGS
+@given(data=st.data(), shape=shapes, name=st.sampled_from(sorted(FUNCTIONS)))
+def test_jvp_is_linear_in_the_tangent(data, shape, name):
+    f = FUNCTIONS[name]
+    x, y = _arrays(data.draw, shape.input_shapes[0]), _arrays(data.draw, shape.input_shapes[1])
+    t1 = (_arrays(data.draw, onp.shape(x)), _arrays(data.draw, onp.shape(y)))
+    t2 = (_arrays(data.draw, onp.shape(x)), _arrays(data.draw, onp.shape(y)))
+    a, b = data.draw(floats), data.draw(floats)
+    combined = jvp(f, (x, y), tuple(a * p + b * q for p, q in zip(t1, t2)))[1]
+    separate = a * jvp(f, (x, y), t1)[1] + b * jvp(f, (x, y), t2)[1]
+    onp.testing.assert_allclose(combined, separate, rtol=1e-9, atol=1e-9)
+
+
+@SETTINGS
+@given(data=st.data(), shape=shapes, name=st.sampled_from(sorted(FUNCTIONS)))
+def test_jacfwd_equals_jacrev(data, shape, name):
+    f = FUNCTIONS[name]
+    x, y = _arrays(data.draw, shape.input_shapes[0]), _arrays(data.draw, shape.input_shapes[1])
+    for Jf, Jr in zip(jacfwd(f, argnums=(0, 1))(x, y), jacrev(f, argnums=(0, 1))(x, y)):
+        onp.testing.assert_allclose(Jf, Jr, rtol=1e-10, atol=1e-12)
