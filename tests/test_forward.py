@@ -158,3 +158,20 @@ def test_forward_gradient_is_unbiased_and_descends():
     for _ in range(300):                      # plain descent with one JVP per step
         x = x - 0.02 * forward_grad(f, x, rng)
     assert f(x) < f(onp.zeros(4)) - 10 and onp.linalg.norm(grad(f)(x)) < 0.5
+
+
+def test_a_linear_primitive_without_reverse_rule_is_refused_not_recursed():
+    from wengert import MissingRuleError, def_linear
+    p = Primitive(lambda x: 2 * x, "double")
+    def_linear(p)
+    assert jvp(p, (1.0,), (1.0,))[1] == 2.0
+    with pytest.raises(MissingRuleError, match="double.*applies double itself"):
+        grad(p)(1.0)
+
+
+def test_reverse_rules_derive_from_a_joint_forward_rule():
+    from wengert.core.rules import defjvp_argnums
+    q = Primitive(onp.sin, "joint_sin")
+    defjvp_argnums(q, lambda argnums, ts, ans, x: ts[0] * np.cos(x))
+    assert grad(q)(1.0) == pytest.approx(math.cos(1.0))
+    check_grads(q, (onp.array([0.3, 0.9]),), order=2)

@@ -13,14 +13,15 @@ class WengertError(Exception):
 class MissingRuleError(WengertError, NotImplementedError):
     """A traced value reached a function that has no derivative rule."""
 
-    def __init__(self, name, argnum=None, mode="reverse"):
+    def __init__(self, name, argnum=None, mode="reverse", hint=None):
         self.name, self.argnum, self.mode = name, argnum, mode
         where = "" if argnum is None else f" with respect to argument {argnum}"
+        hint = hint or ("Define a rule with wengert.defvjp/defjvp, rewrite the computation with supported "
+                        "functions, or wrap the argument in wengert.stop_gradient if it should be treated "
+                        "as a constant.")
         super().__init__(
             f"{name}: no {mode}-mode derivative rule{where}. A traced value reached it, "
-            f"and wengert will not return a silently wrong gradient. Define a rule with "
-            f"wengert.defvjp/defjvp, rewrite the computation with supported functions, or "
-            f"wrap the argument in wengert.stop_gradient if it should be treated as a constant.")
+            f"and wengert will not return a silently wrong gradient. {hint}")
 
 
 class NonDifferentiableInputError(WengertError, TypeError):

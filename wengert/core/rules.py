@@ -12,6 +12,9 @@
 - ``def_linear(prim)``: the primitive is linear in its array arguments, so its JVP
   is the primitive itself applied to the tangent.
 """
+from contextvars import ContextVar
+
+from ..errors import MissingRuleError
 
 
 def _table_rules(table, prim, rules, argnums):
@@ -95,29 +98,58 @@ def _transpose(linear_fun, point, cotangent):
     return None if c is None else densify(c)
 
 
+_deriving = ContextVar("wengert_deriving_rules", default=frozenset())
+
+
+def _derived(prim, argnum, mode, body):
+    """Run ``body`` (which derives ``prim``'s ``mode`` rule for ``argnum`` by transposing
+    the other mode's rule), refusing to recurse: a rule that applies ``prim`` itself
+    (``def_linear``) cannot be transposed through ``prim``."""
+    key = (id(prim), argnum, mode)
+    active = _deriving.get()
+    if key in active:
+        raise MissingRuleError(
+            prim.name, argnum, mode,
+            hint=f"Its {'forward' if mode == 'reverse' else 'reverse'} rule applies {prim.name} itself "
+                 f"(as def_linear does), so it cannot be transposed: define the {mode} rule too.")
+    token = _deriving.set(active | {key})
+    try:
+        return body()
+    finally:
+        _deriving.reset(token)
+
+
 def jvp_from_vjp(prim, argnum):
+    from .tracer import getval
     from .vspace import fit, zeros_like_value
 
+    def vjp_of(g, ans, args, kwargs):
+        if prim.vjp_joint is not None:
+            c = prim.vjp_joint((argnum,), g, ans, *args, **kwargs)[0]
+        else:
+            c = prim.vjps[argnum](g, ans, *args, **kwargs)
+        return None if c is None else fit(c, args[argnum])
+
     def jvp(t, ans, *args, **kwargs):
-        def vjp_of(g):
-            if prim.vjp_joint is not None:
-                c = prim.vjp_joint((argnum,), g, ans, *args, **kwargs)[0]
-            else:
-                c = prim.vjps[argnum](g, ans, *args, **kwargs)
-            return None if c is None else fit(c, args[argnum])
-        from .tracer import getval
-        return _transpose(vjp_of, zeros_like_value(getval(ans)), t)
+        return _derived(prim, argnum, "forward", lambda: _transpose(
+            lambda g: vjp_of(g, ans, args, kwargs), zeros_like_value(getval(ans)), t))
     jvp.__name__ = f"{prim.name}_jvp{argnum}_from_vjp"
     return jvp
 
 
 def vjp_from_jvp(prim, argnum):
+    from .tracer import getval
     from .vspace import fit_tangent, zeros_like_value
 
+    def jvp_of(t, ans, args, kwargs):
+        if argnum in prim.jvps:
+            out = prim.jvps[argnum](t, ans, *args, **kwargs)
+        else:
+            out = prim.jvp_joint((argnum,), [t], ans, *args, **kwargs)
+        return fit_tangent(out, ans)
+
     def vjp(g, ans, *args, **kwargs):
-        def jvp_of(t):
-            return fit_tangent(prim.jvps[argnum](t, ans, *args, **kwargs), ans)
-        from .tracer import getval
-        return _transpose(jvp_of, zeros_like_value(getval(args[argnum])), g)
+        return _derived(prim, argnum, "reverse", lambda: _transpose(
+            lambda t: jvp_of(t, ans, args, kwargs), zeros_like_value(getval(args[argnum])), g))
     vjp.__name__ = f"{prim.name}_vjp{argnum}_from_jvp"
     return vjp

@@ -128,7 +128,7 @@ class Primitive:
         """The reverse rule for ``argnum``, derived from the forward rule if need be."""
         rule = self.vjps.get(argnum)
         if rule is None:
-            if argnum not in self.jvps:
+            if argnum not in self.jvps and self.jvp_joint is None:
                 raise MissingRuleError(self.name, argnum, "reverse")
             from .rules import vjp_from_jvp
             rule = self.vjps[argnum] = vjp_from_jvp(self, argnum)
