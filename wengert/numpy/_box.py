@@ -13,6 +13,7 @@ from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
 
 ns = {}                     # the wrapped namespace, filled in by wengert.numpy
 handled = {}                # real NumPy function -> wrapper, for __array_function__
+_INTERNAL_UFUNCS = frozenset({"clip"})     # NumPy-internal ufuncs (ndarray.clip calls one), by name
 _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
                   ("maximum", "reduce"): "amax", ("minimum", "reduce"): "amin",
                   ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
@@ -117,6 +118,8 @@ class ArrayBox(Box):
         kwargs.pop("out", None)
         if method == "__call__":
             func = handled.get(ufunc)
+            if func is None and ufunc.__name__ in _INTERNAL_UFUNCS:
+                func = ns[ufunc.__name__]
         else:
             name = _UFUNC_METHODS.get((ufunc.__name__, method))
             func = ns[name] if name else None

@@ -1,7 +1,10 @@
-"""Small helpers shared by the rule families (raw NumPy only, no primitives)."""
+"""Small helpers shared by the rule families (no primitives of their own: ``_as_array``
+stacks through ``constructors.array``, imported when it is needed)."""
 import numpy as _np
 
 from ..core.tracer import getval
+from ..core.vspace import shape_of
+from ._wrap import contains_box
 
 
 def normalize_axes(axis, ndim):
@@ -23,3 +26,20 @@ def reduced_shape(shape, axis, keepdims):
 def static(x):
     """A value that must not be traced (an index, a shape, an axis)."""
     return getval(x)
+
+
+def _as_array(a):
+    """A traced value as is; a (nested) list or tuple holding traced values stacked."""
+    if isinstance(a, (list, tuple)) and contains_box(a):
+        from .constructors import array
+        return array(a)
+    return a
+
+
+def _ndim(a):
+    return len(shape_of(a))
+
+
+def _along(axis, index):
+    """An index selecting ``index`` along ``axis`` (all of every earlier axis)."""
+    return (slice(None),) * axis + (index,)

@@ -15,6 +15,7 @@ import numpy as _np
 from ..core import batching as _core_batching
 from ..core.tracer import getval
 from ..core.vspace import broadcast_to, cast, sum_to
+from . import elementwise as _elementwise
 from ._box import ArrayBox
 
 
@@ -94,3 +95,7 @@ _core_batching.default_rule[0] = default_rule
 sum_to.batch = _sum_to_rule
 broadcast_to.batch = _broadcast_to_rule
 cast.batch = elementwise_rule(cast)
+# Elementwise but declared linear rather than by a partial derivative (conj is antilinear).
+for _prim in (_elementwise.real, _elementwise.imag, _elementwise.conjugate):
+    _prim.batch = elementwise_rule(_prim)
+del _prim

@@ -17,6 +17,7 @@ from ..core import Primitive, def_linear, defvjp
 from ..core.tracer import Box, getval
 from ..core.vspace import Sparse, dtype_of, shape_of
 from ..errors import InPlaceUpdateError
+from ._helpers import _along, _as_array, _ndim
 from ._wrap import contains_box, strip_boxes
 
 try:                                         # NumPy >= 2.0
@@ -74,19 +75,6 @@ def getitem(x, idx):
 
 
 # -- functions that are x[idx] for a computed idx ------------------------------------------
-
-def _as_array(a):
-    from .shape import _as_array
-    return _as_array(a)
-
-
-def _ndim(a):
-    return len(shape_of(a))
-
-
-def _along(axis, index):
-    return (slice(None),) * axis + (index,)
-
 
 def _int_indices(indices):
     idx = _array_index(getval(indices))
@@ -229,13 +217,15 @@ def extract(condition, arr):
 def _advanced_first(items):
     """(whether NumPy puts the advanced-index axes first, their number) for index ``items``.
 
-    NumPy moves the broadcast axes of advanced indices (arrays, with integers counted
-    among them) to the front when they are separated by a slice, Ellipsis or None."""
-    arrays = [i for i in items if isinstance(i, _np.ndarray) or isinstance(i, list)]
+    NumPy moves the broadcast axes of advanced indices (arrays, lists and scalar
+    booleans, with integers counted among them once there is one) to the front when
+    they are separated by a slice, Ellipsis or None. A boolean mask, of any number of
+    dimensions, gives one axis (of its number of True entries); a scalar boolean is a
+    0-d mask (one axis of length 1 or 0)."""
+    arrays = [i for i in items if isinstance(i, (_np.ndarray, list, bool, _np.bool_))]
     if not arrays:
         return False, 0
-    positions = [k for k, i in enumerate(items)
-                 if isinstance(i, (_np.ndarray, list, int, _np.integer)) and not isinstance(i, bool)]
+    positions = [k for k, i in enumerate(items) if isinstance(i, (_np.ndarray, list, int, _np.integer, _np.bool_))]
     separated = positions != list(range(positions[0], positions[-1] + 1))
     shapes = [(int(_np.count_nonzero(i)),) if _np.asarray(i).dtype == bool else _np.shape(i)
               for k, i in enumerate(items) if k in positions]

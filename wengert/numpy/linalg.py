@@ -13,7 +13,7 @@
 import numpy as _np
 from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
 
-from ..core import Primitive as _Primitive, defvjp as _defvjp
+from ..core import Primitive as _Primitive, defjvp as _defjvp, defvjp as _defvjp
 from ..core.tracer import Box as _Box, getval as _getval
 from ..core.vspace import add as _add, dtype_of as _dtype_of, shape_of as _shape_of
 from ..errors import MissingRuleError as _MissingRuleError
@@ -21,7 +21,7 @@ from ._box import handled as _handled
 from ._helpers import reduced_shape as _reduced_shape
 from ._wrap import contains_box as _contains_box, wrap_namespace
 from . import elementwise as _ew
-from .products import matmul as _matmul
+from .products import _mT, matmul as _matmul
 from .reductions import _arr, _expand, amax as _amax, amin as _amin, sum as _sum
 from .shape import reshape as _reshape, transpose as _transpose
 
@@ -35,28 +35,42 @@ def _norm_impl(x, ord=None, axis=None, keepdims=False):
 _norm_p = _Primitive(_norm_impl, "norm")
 
 
-def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
-    shape = _shape_of(x)
-    nd = len(shape)
+def _norm_axes(axis, nd):
     if axis is None:
-        axes = tuple(range(nd))
-    else:
-        axes = tuple(_normalize_axis_index(a, nd) for a in (axis if isinstance(axis, tuple) else (axis,)))
-    g = _expand(g, shape, axes, keepdims)
-    n = _reshape(ans, _reduced_shape(shape, axes, False))
+        return tuple(range(nd))
+    return tuple(_normalize_axis_index(a, nd) for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _norm_weight(ans, x, ord, axes):
+    """The derivative of the norm by each element of ``x``, conjugated for complex ``x``:
+    the cotangent is ``g * weight`` and the tangent ``Re(sum(t * weight))``."""
+    n = _reshape(ans, _reduced_shape(_shape_of(x), axes, False))
     xc = _ew.conjugate(x) if _dtype_of(x).kind == "c" else x
     if ord is None or (isinstance(ord, str) and ord in ("fro", "f")) or ord == 2:
-        return _ew.multiply(g, _ew._safe_div(xc, n))              # x / |x|, 0 at x == 0
+        return _ew._safe_div(xc, n)                                 # x / |x|, 0 at x == 0
     # d/dx_i (sum |x|^p)^(1/p) = sign(x_i) (|x_i| / norm)^(p - 1); 0 at x_i == 0 or norm == 0
     ax = _ew.absolute(x)
     nv = _getval(n)
     zero = (_getval(ax) == 0) | (nv == 0)
     ratio = _ew.divide(ax, _ew.where(nv == 0, 1.0, n))
     scale = _ew.power(_ew.where(zero, 1.0, ratio), ord - 1)
-    return _ew.multiply(g, _ew.where(zero, 0.0, _ew.multiply(_ew._safe_div(xc, ax), scale)))
+    return _ew.where(zero, 0.0, _ew.multiply(_ew._safe_div(xc, ax), scale))
+
+
+def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
+    shape = _shape_of(x)
+    axes = _norm_axes(axis, len(shape))
+    return _ew.multiply(_expand(g, shape, axes, keepdims), _norm_weight(ans, x, ord, axes))
+
+
+def _norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    axes = _norm_axes(axis, len(_shape_of(x)))
+    out = _sum(_ew.multiply(t, _norm_weight(ans, x, ord, axes)), axis=axes, keepdims=keepdims)
+    return _ew.real(out) if _dtype_of(out).kind == "c" else out
 
 
 _defvjp(_norm_p, _norm_vjp)
+_defjvp(_norm_p, _norm_jvp)
 
 
 # -- singular values, with the SVD's derivative written out --------------------------
@@ -81,11 +95,6 @@ _svd_u_p = _Primitive(_svd_u, "svd_u")
 _svd_vh_p = _Primitive(_svd_vh, "svd_vh")
 
 
-def _mT(x):
-    nd = len(_shape_of(x))
-    return _transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-
-
 def _as_row(v):
     """(..., k) -> (..., 1, k): scales the columns of a (..., r, k) matrix."""
     shape = _shape_of(v)
@@ -97,9 +106,9 @@ def _as_col(v):
     return _reshape(v, _shape_of(v) + (1,))
 
 
-def _real_only(x, name):
+def _real_only(x, name, mode="reverse"):
     if _dtype_of(x).kind == "c":
-        raise _MissingRuleError(name + " (complex input)", 0, "reverse")
+        raise _MissingRuleError(name + " (complex input)", 0, mode)
 
 
 def _svd_f(s):
@@ -138,9 +147,52 @@ def _svd_vh_vjp(g, ans, x):
     return out
 
 
+# Forward rules. With P = U^H dA V (k x k): ds = Re diag(P); U^T dU and V^T dV are
+# antisymmetric, dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1 and
+# dVh = -(F o (S P + P^T S)) Vh + S^-1 U^T dA (I - Vh^T Vh) (the last terms only for a
+# tall, resp. wide, matrix). Ties and zero singular values are treated as in the
+# reverse rules (F and S^-1 are 0 there).
+
+def _svals_jvp(t, ans, x):
+    u, vh = _svd_u_p(x), _svd_vh_p(x)
+    if _dtype_of(x).kind == "c":
+        u, vh = _ew.conjugate(u), _ew.conjugate(vh)
+    ds = _sum(_ew.multiply(u, _matmul(t, _mT(vh))), axis=-2)     # diag(U^T dA V)
+    return _ew.real(ds) if _dtype_of(ds).kind == "c" else ds
+
+
+def _svd_u_jvp(t, ans, x):
+    _real_only(x, "svd_u", "forward")
+    m, n = _shape_of(x)[-2:]
+    s, u, vh = _svals_p(x), ans, _svd_vh_p(x)
+    tv = _matmul(t, _mT(vh))                                      # dA V
+    p = _matmul(_mT(u), tv)
+    ps = _ew.multiply(p, _as_row(s))                              # P S
+    out = _matmul(u, _ew.multiply(_svd_f(s), _add(ps, _mT(ps))))
+    if m > n:
+        out = _add(out, _ew.multiply(_ew.subtract(tv, _matmul(u, p)), _as_row(_ew._safe_div(1.0, s))))
+    return out
+
+
+def _svd_vh_jvp(t, ans, x):
+    _real_only(x, "svd_vh", "forward")
+    m, n = _shape_of(x)[-2:]
+    s, u, vh = _svals_p(x), _svd_u_p(x), ans
+    ut = _matmul(_mT(u), t)                                       # U^T dA
+    p = _matmul(ut, _mT(vh))
+    sp = _ew.multiply(_as_col(s), p)                              # S P
+    out = _ew.negative(_matmul(_ew.multiply(_svd_f(s), _add(sp, _mT(sp))), vh))
+    if n > m:
+        out = _add(out, _ew.multiply(_as_col(_ew._safe_div(1.0, s)), _ew.subtract(ut, _matmul(p, vh))))
+    return out
+
+
 _defvjp(_svals_p, _svals_vjp)
 _defvjp(_svd_u_p, _svd_u_vjp)
 _defvjp(_svd_vh_p, _svd_vh_vjp)
+_defjvp(_svals_p, _svals_jvp)
+_defjvp(_svd_u_p, _svd_u_jvp)
+_defjvp(_svd_vh_p, _svd_vh_jvp)
 
 
 def _svd_norm(x, row, col, ord):
@@ -220,6 +272,33 @@ def norm(x, ord=None, axis=None, keepdims=False):
         return ret
     raise ValueError("Improper number of dimensions to norm.")
 
+
+# -- batching rules ------------------------------------------------------------------------
+
+def _norm_batch(size, batched, x, ord=None, axis=None, keepdims=False):
+    nd = _np.ndim(_getval(x)) - 1
+    is_str = isinstance(ord, str)
+    if axis is None:
+        if ord is None or (is_str and ord in ("fro", "f") and nd == 2) or (not is_str and ord == 2 and nd == 1):
+            # the 2-norm of the flattened element (NumPy takes no more than two axes)
+            r = _norm_p(_reshape(x, (size, -1)), None, 1, False)
+            return _reshape(r, (size,) + (1,) * nd) if keepdims else r
+        axis = tuple(range(nd))                      # a vector or matrix norm of the whole element
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return _norm_p(x, ord, tuple(_normalize_axis_index(a, nd) + 1 for a in axes), keepdims)
+
+
+def _stacked_batch(prim):
+    """NumPy's SVD works on stacks of matrices: the batch axis is one more stack axis."""
+    def rule(size, batched, x):
+        return prim(x)
+    return rule
+
+
+_norm_p.batch = _norm_batch
+_svals_p.batch = _stacked_batch(_svals_p)
+_svd_u_p.batch = _stacked_batch(_svd_u_p)
+_svd_vh_p.batch = _stacked_batch(_svd_vh_p)
 
 _defined = {"norm": norm}
 DIFFERENTIABLE = sorted(_defined)

@@ -20,6 +20,7 @@ import numpy as _np
 from ..core import Primitive, defjvp, defvjp
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to, dtype_of, shape_of
+from ._helpers import _ndim
 from ._wrap import contains_box, nondiff
 from .elementwise import conj, multiply
 from .shape import reshape, transpose
@@ -31,10 +32,6 @@ __all__ = ["matmul", "dot", "vdot", "inner", "outer", "tensordot", "einsum", "ei
 def _no_out(out, name):
     from ..errors import InPlaceUpdateError
     raise InPlaceUpdateError(f"{name}(..., out=...)")
-
-
-def _ndim(x):
-    return len(shape_of(x))
 
 
 def _is_traced(*args):
@@ -530,19 +527,55 @@ def _matmul_batch(size, batched, a, b):
     return reshape(matmul(a, b), (size,) + out_own)
 
 
+def _batch_front(x, axis):
+    """``x`` with its axis ``axis`` (where a contraction left the batch axis) moved to the front."""
+    if axis == 0:
+        return x
+    nd = _np.ndim(getval(x))
+    return transpose(x, (axis,) + tuple(i for i in range(nd) if i != axis))
+
+
 def _tensordot_batch(size, batched, a, b, axes):
     ax_a, ax_b = axes
     ba, bb = batched[0], batched[1]
     if ba and bb:
-        from .batching import loop_rule
-        return loop_rule(tensordot_p)(size, batched, a, b, axes)
+        # One contraction with the batch axis shared by both operands and the result:
+        # an einsum (tensordot has no batch axes).
+        na, nb = _np.ndim(getval(a)) - 1, _np.ndim(getval(b)) - 1
+        z, letters = _LETTERS[0], _LETTERS[1:]
+        sa = letters[:na]
+        sb = [letters[na + j] for j in range(nb)]
+        for i, j in zip(ax_a, ax_b):
+            sb[j] = sa[i]
+        out = "".join(c for i, c in enumerate(sa) if i not in ax_a) + \
+            "".join(c for j, c in enumerate(sb) if j not in ax_b)
+        return einsum_p(f"{z}{sa},{z}{''.join(sb)}->{z}{out}", a, b, optimize=False)
     if ba:                                                    # free axes of a come first
         return tensordot_p(a, b, (tuple(i + 1 for i in ax_a), tuple(ax_b)))
     out = tensordot_p(a, b, (tuple(ax_a), tuple(i + 1 for i in ax_b)))
-    n_free_a = _np.ndim(getval(a)) - len(ax_a)
-    nd = _np.ndim(getval(out))
-    return transpose(out, (n_free_a,) + tuple(i for i in range(nd) if i != n_free_a))
+    return _batch_front(out, _np.ndim(getval(a)) - len(ax_a))
+
+
+def _dot_batch(size, batched, a, b):
+    """``dot`` of each element: a contraction of a's last axis with b's second-to-last
+    (its only axis if b is a vector); the result's axes are a's, then b's free axes."""
+    ba, bb = batched[0], batched[1]
+    na, nb = _np.ndim(getval(a)) - ba, _np.ndim(getval(b)) - bb
+    if na == 0 or nb == 0:                                    # a product with a scalar
+        from .batching import elementwise_rule
+        return elementwise_rule(multiply)(size, batched, a, b)
+    return _tensordot_batch(size, batched, a, b, ((na - 1,), (max(nb - 2, 0),)))
+
+
+def _einsum_batch(size, batched, subscripts, *operands, optimize=False):
+    """The batch axis as one more label, on the batched operands and in front of the output."""
+    ins, out = subscripts.split("->")
+    z = next(c for c in _LETTERS if c not in subscripts)
+    ins = [z + sub if b else sub for sub, b in zip(ins.split(","), batched[1:])]
+    return einsum_p(",".join(ins) + "->" + z + out, *operands, optimize=optimize)
 
 
 matmul.batch = _matmul_batch
 tensordot_p.batch = _tensordot_batch
+dot_p.batch = _dot_batch
+einsum_p.batch = _einsum_batch

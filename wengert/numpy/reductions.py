@@ -18,10 +18,10 @@ Kinks and special points (the tests check each):
 import numpy as _np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
-from ..core import Primitive, def_linear, defvjp, defderiv
+from ..core import Primitive, def_linear, defjvp, defvjp, defderiv
 from ..core.tracer import Box, getval
 from ..core.vspace import add, broadcast_to, dtype_of, shape_of
-from ._helpers import normalize_axes, reduced_shape
+from ._helpers import _along, normalize_axes, reduced_shape
 from ._wrap import contains_box
 from .elementwise import _safe_div, conjugate, maximum as _maximum, minimum as _minimum, multiply, real, square, \
     subtract, divide, where as _where
@@ -70,11 +70,6 @@ def _expand(g, shape, axis, keepdims):
     if not keepdims:
         g = reshape(g, reduced_shape(shape, axis, False))
     return broadcast_to(g, shape)
-
-
-def _sl(ax, s):
-    """An index applying slice ``s`` along axis ``ax``."""
-    return (slice(None),) * ax + (s,)
 
 
 def _no_out(out, name):
@@ -165,8 +160,9 @@ _max_p = Primitive(_extremum_impl(_np.max), "max")
 _min_p = Primitive(_extremum_impl(_np.min), "min")
 
 
-def _extremum_vjp(g, ans, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
-    """The cotangent split equally among the elements equal to the extremum."""
+def _extremum_weight(ans, a, axis, where):
+    """1/count at the ``count`` elements equal to the extremum of their group, 0 elsewhere
+    (a constant: the derivative of an extremum is piecewise constant)."""
     shape = shape_of(a)
     av = _np.asarray(getval(a))
     m = _np.reshape(getval(ans), reduced_shape(shape, axis, False))
@@ -175,12 +171,24 @@ def _extremum_vjp(g, ans, a, axis=None, keepdims=False, initial=_NoValue, where=
         mask = mask & getval(where)
     mask = _np.broadcast_to(mask, shape)
     count = _np.sum(mask, axis=normalize_axes(axis, len(shape)), keepdims=True)
-    weight = (mask / _np.maximum(count, 1)).astype(_real_float(av.dtype))
-    return multiply(_expand(g, shape, axis, keepdims), weight)
+    return (mask / _np.maximum(count, 1)).astype(_real_float(av.dtype))
+
+
+def _extremum_vjp(g, ans, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
+    """The cotangent split equally among the elements equal to the extremum."""
+    return multiply(_expand(g, shape_of(a), axis, keepdims), _extremum_weight(ans, a, axis, where))
+
+
+def _extremum_jvp(t, ans, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
+    """The mean of the tangent over the elements equal to the extremum (the transpose
+    of the equal split)."""
+    return _sum_p(multiply(t, _extremum_weight(ans, a, axis, where)), axis, keepdims)
 
 
 defvjp(_max_p, _extremum_vjp)
 defvjp(_min_p, _extremum_vjp)
+defjvp(_max_p, _extremum_jvp)
+defjvp(_min_p, _extremum_jvp)
 
 
 def _extremum(prim, combine, identity, name):
@@ -215,7 +223,7 @@ def ptp(a, axis=None, out=None, keepdims=_NoValue):
 # -- cumulative sums and products ----------------------------------------------------
 
 def _reverse(x, ax):
-    return getitem(x, _sl(ax, slice(None, None, -1)))
+    return getitem(x, _along(ax, slice(None, None, -1)))
 
 
 def _cumsum(x, axis):
@@ -242,7 +250,7 @@ def _rev_affine_scan(a, b, ax, n):
     """
     d = 1
     while d < n:
-        head, tail, rest = _sl(ax, slice(0, n - d)), _sl(ax, slice(d, None)), _sl(ax, slice(n - d, None))
+        head, tail, rest = _along(ax, slice(0, n - d)), _along(ax, slice(d, None)), _along(ax, slice(n - d, None))
         a_head = getitem(a, head)
         b_new = concatenate([add(getitem(b, head), multiply(a_head, getitem(b, tail))), getitem(b, rest)], axis=ax)
         if 2 * d < n:
@@ -261,12 +269,26 @@ def _cumprod_vjp(g, ans, x, axis):
     if n == 0:
         return g
     edge = shape[:axis] + (1,) + shape[axis + 1:]
-    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _sl(axis, slice(0, n - 1)))], axis=axis)
-    coef = concatenate([getitem(x, _sl(axis, slice(1, None))), _np.zeros(edge, dtype_of(x))], axis=axis)
+    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _along(axis, slice(0, n - 1)))], axis=axis)
+    coef = concatenate([getitem(x, _along(axis, slice(1, None))), _np.zeros(edge, dtype_of(x))], axis=axis)
     return multiply(left, _rev_affine_scan(coef, g, axis, n))
 
 
+def _cumprod_jvp(t, ans, x, axis):
+    # dy_i = sum_{j<=i} t_j prod_{k<=i, k!=j} x_k = D_i with D_i = L_i t_i + x_i D_{i-1}
+    # (D_{-1} = 0, L the exclusive prefix product): the forward scan, as the reverse
+    # scan of the reversed arrays. Exact with zeros, no division.
+    shape = shape_of(x)
+    n = shape[axis]
+    if n == 0:
+        return t
+    edge = shape[:axis] + (1,) + shape[axis + 1:]
+    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _along(axis, slice(0, n - 1)))], axis=axis)
+    return _reverse(_rev_affine_scan(_reverse(x, axis), _reverse(multiply(left, t), axis), axis, n), axis)
+
+
 defvjp(_cumprod_p, _cumprod_vjp)
+defjvp(_cumprod_p, _cumprod_jvp)
 
 
 def _cumulative(prim, name):
@@ -327,8 +349,15 @@ def _prod_vjp(g, ans, x, axis=None, keepdims=False, where=_NoValue):
     return _masked(multiply(_expand(g, shape_of(x), axis, keepdims), _prod_others(x, axis)), where)
 
 
+def _prod_jvp(t, ans, x, axis=None, keepdims=False, where=_NoValue):
+    if where is not _NoValue:
+        x = _where(where, x, 1)
+    return _sum_p(multiply(t, _prod_others(x, axis)), axis, keepdims, where)
+
+
 _prod_p = Primitive(_prod, "prod")
 defvjp(_prod_p, _prod_vjp)
+defjvp(_prod_p, _prod_jvp)
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
@@ -490,7 +519,7 @@ def diff(a, n=1, axis=-1, prepend=_NoValue, append=_NoValue):
         combined.append(_edge(append))
     if len(combined) > 1:
         a = concatenate(combined, axis)
-    upper, lower = _sl(axis, slice(1, None)), _sl(axis, slice(None, -1))
+    upper, lower = _along(axis, slice(1, None)), _along(axis, slice(None, -1))
     if dtype_of(a) == _np.bool_:
         a = getval(a)
         for _ in range(n):
@@ -544,9 +573,39 @@ def _shifted_axes(axis, nd):
     return tuple(a + 1 for a in normalize_axis_tuple(axis, nd))
 
 
+def _own_ndim(x):
+    return _np.ndim(getval(x)) - 1
+
+
 def _sum_batch(size, batched, x, axis=None, keepdims=False, where=_NoValue):
-    nd = _np.ndim(getval(x)) - 1
-    return _sum_p(x, _shifted_axes(axis, nd), keepdims, where)
+    return _sum_p(x, _shifted_axes(axis, _own_ndim(x)), keepdims, where)
+
+
+def _extremum_batch(prim):
+    def rule(size, batched, a, axis=None, keepdims=False, initial=_NoValue, where=_NoValue):
+        return prim(a, _shifted_axes(axis, _own_ndim(a)), keepdims, initial, where)
+    return rule
+
+
+def _prod_batch(size, batched, x, axis=None, keepdims=False, where=_NoValue):
+    return _prod_p(x, _shifted_axes(axis, _own_ndim(x)), keepdims, where)
+
+
+def _cumulative_batch(prim):
+    def rule(size, batched, x, axis):
+        return prim(x, normalize_axis_index(axis, _own_ndim(x)) + 1)
+    return rule
+
+
+def _trace_batch(size, batched, a, offset=0, axis1=0, axis2=1):
+    nd = _own_ndim(a)
+    return _trace_p(a, offset, normalize_axis_index(axis1, nd) + 1, normalize_axis_index(axis2, nd) + 1)
 
 
 _sum_p.batch = _sum_batch
+_max_p.batch = _extremum_batch(_max_p)
+_min_p.batch = _extremum_batch(_min_p)
+_prod_p.batch = _prod_batch
+_cumsum_p.batch = _cumulative_batch(_cumsum_p)
+_cumprod_p.batch = _cumulative_batch(_cumprod_p)
+_trace_p.batch = _trace_batch

@@ -23,6 +23,7 @@ from ..core.rules import defjvp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to as _broadcast_to_p, cast, dtype_of, shape_of
 from ..errors import InPlaceUpdateError, MissingRuleError
+from ._helpers import _along, _as_array, _ndim
 from ._wrap import contains_box
 from .elementwise import where as _where
 from .indexing import getitem
@@ -60,27 +61,10 @@ def _numpy_if_untraced(np_func):
     return decorate
 
 
-def _as_array(a):
-    """A traced value as is; a (nested) list or tuple holding traced values stacked."""
-    if isinstance(a, (list, tuple)) and contains_box(a):
-        from .constructors import array
-        return array(a)
-    return a
-
-
 def _dummy(shape):
     """A zero-byte array of ``shape``: NumPy's shape functions applied to it give the
     output shape (and NumPy's own errors) without touching any data."""
     return _np.empty(shape, dtype=[])
-
-
-def _ndim(a):
-    return len(shape_of(a))
-
-
-def _along(axis, index):
-    """An index selecting ``index`` along ``axis`` (all of every earlier axis)."""
-    return (slice(None),) * axis + (index,)
 
 
 # -- reshape, ravel, transpose -------------------------------------------------------
@@ -660,10 +644,14 @@ defjvp_argnums(concatenate_p, _concatenate_jvp)
 
 
 def _reshape_batch(size, batched, a, shape, order="C"):
-    if order != "C":
-        from .batching import loop_rule
-        return loop_rule(reshape_p)(size, batched, a, shape, order)
-    return reshape_p(a, (size,) + tuple(shape))
+    if order in ("F", "f"):
+        # Fortran order is C order on the reversed axes: reverse the element's own
+        # axes, reshape in C order to the reversed shape, and reverse back.
+        nd = _np.ndim(getval(a)) - 1
+        a = transpose_p(a, (0,) + tuple(range(nd, 0, -1)))
+        out = reshape_p(a, (size,) + tuple(shape)[::-1])
+        return transpose_p(out, (0,) + tuple(range(len(shape), 0, -1)))
+    return reshape_p(a, (size,) + tuple(shape))     # reshape() resolves 'A'/'K' to 'C'/'F'
 
 
 def _transpose_batch(size, batched, a, axes=None):
