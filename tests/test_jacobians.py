@@ -118,3 +118,32 @@ def test_grad_of_a_jacobian_entry():
     g = grad(lambda x: np.sum(jacfwd(f_vec)(x)))(onp.ones(3))
     h = grad(lambda x: np.sum(jacrev(f_vec)(x)))(onp.ones(3))
     onp.testing.assert_allclose(g, h, rtol=1e-10)
+
+
+def test_identity_seeds_stay_diagonal_through_elementwise_and_matrix_products():
+    """The Jacobian of tanh(W @ x) needs no n^3 product with a dense identity: the diagonal
+    batch of basis vectors meets W as a scaling (checked by counting matmul/tensordot calls
+    on the batch: none may receive a dense identity)."""
+    from wengert.numpy import batching, products
+    dense_calls = []
+    for prim in (products.matmul, products.tensordot_p):
+        original = prim.batch
+
+        def spy(size, batched, *args, _orig=original, **kwargs):
+            dense_calls.append(size)
+            return _orig(size, batched, *args, **kwargs)
+        prim.batch = spy
+    try:
+        W2 = R.normal(size=(30, 30))
+        x = R.normal(size=30)
+        t = onp.tanh(W2 @ x)
+        for jac in (jacrev, jacfwd):
+            onp.testing.assert_allclose(jac(lambda x: np.tanh(W2 @ x))(x), (1 - t ** 2)[:, None] * W2, rtol=1e-12)
+    finally:
+        products.matmul.batch = products._matmul_batch
+        products.tensordot_p.batch = products._tensordot_batch
+    assert dense_calls == []
+    # and a diagonal batch meeting something without a diagonal rule is expanded correctly
+    onp.testing.assert_allclose(jacrev(lambda x: np.cumsum(x) * 2.0)(onp.ones(4)), 2 * onp.tril(onp.ones((4, 4))))
+    onp.testing.assert_allclose(jacfwd(lambda x: np.sort(x) ** 2)(onp.array([3.0, 1.0, 2.0])),
+                                onp.array([[0, 2.0, 0], [0, 0, 4.0], [6.0, 0, 0]]))

@@ -87,13 +87,14 @@ class Primitive:
     **kwargs)``, when set, returns the cotangents of all ``argnums`` at once, and
     ``jvp_joint(argnums, tangents, ans, *args, **kwargs)`` the output tangent caused by
     all of them (for primitives of many arguments, such as concatenate). ``batch`` is
-    the batching rule (see batching.py). Only one of the two modes' rules is needed:
+    the batching rule and ``batch_diag`` the optional one for diagonal batches (see
+    batching.py). Only one of the two modes' rules is needed:
     the other is derived by transposition (rules.py). Rules are written with
     differentiable functions, so they are themselves recorded under an outer trace.
     """
 
     __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "jvp_joint", "derivs", "linear", "batch",
-                 "__dict__")
+                 "batch_diag", "__dict__")
 
     def __init__(self, impl, name=None):
         self.impl = impl
@@ -103,6 +104,7 @@ class Primitive:
         self.jvps = {}
         self.jvp_joint = None
         self.batch = None
+        self.batch_diag = None
         self.derivs = {}
         self.linear = False
         self.__doc__ = getattr(impl, "__doc__", None)

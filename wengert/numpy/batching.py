@@ -13,6 +13,7 @@ Jacobians and Hessians (products, reshapes, reductions, indexing) have rules.
 import numpy as _np
 
 from ..core import batching as _core_batching
+from ..core.batching import DIAG
 from ..core.tracer import getval
 from ..core.vspace import broadcast_to, cast, sum_to
 from . import elementwise as _elementwise
@@ -20,15 +21,20 @@ from ._box import ArrayBox
 
 
 class BatchArrayBox(ArrayBox):
-    """A batched traced value: the raw value has a leading batch axis, the box shows
-    the shape of one element of the batch."""
+    """A batched traced value: the raw value has a leading batch axis (or, for a
+    diagonal batch, is the diagonal), the box shows the shape of one element."""
     __slots__ = ()
-    shape = property(lambda self: _np.shape(self._value)[1:])
-    ndim = property(lambda self: _np.ndim(self._value) - 1)
-    size = property(lambda self: int(_np.prod(_np.shape(self._value)[1:], dtype=int)))
+
+    @property
+    def shape(self):
+        s = _np.shape(getval(self._value))
+        return s if self._node is DIAG else s[1:]
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(_np.prod(self.shape, dtype=int)))
 
     def __len__(self):
-        return _np.shape(self._value)[1]
+        return self.shape[0]
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -99,3 +105,91 @@ cast.batch = elementwise_rule(cast)
 for _prim in (_elementwise.real, _elementwise.imag, _elementwise.conjugate):
     _prim.batch = elementwise_rule(_prim)
 del _prim
+
+
+# -- diagonal batches (see core/batching.py) ---------------------------------------------
+
+def expand_diagonal(d, size):
+    """The dense batch ``(size,) + shape(d)`` whose element b is ``d`` at flat position b
+    and zero elsewhere."""
+    from .indexing import untake
+    from .shape import reshape_p
+    shape = _np.shape(getval(d))
+    dtype = _np.result_type(getval(d))
+    n = _np.arange(size)
+    return reshape_p(untake(reshape_p(d, (size,)), (n, n), (size, size), dtype), (size,) + shape)
+
+
+def _linear_unary_diag(prim):
+    """Elementwise maps that send 0 to 0 keep a diagonal batch diagonal."""
+    def rule(size, batched, diagonal, x, *args, **kwargs):
+        if any(batched[1:]):
+            return NotImplemented
+        return prim(x, *args, **kwargs), True
+    return rule
+
+
+def _scale_diag(prim, either_side):
+    """``d * c`` (or ``d / c``) for a diagonal d and an unbatched c of no larger shape."""
+    def rule(size, batched, diagonal, x, y):
+        if diagonal[0] and not batched[1]:
+            d, out = x, prim(x, y)
+        elif either_side and diagonal[1] and not batched[0]:
+            d, out = y, prim(x, y)
+        else:
+            return NotImplemented
+        return (out, True) if _np.shape(getval(out)) == _np.shape(getval(d)) else NotImplemented
+    return rule
+
+
+def _sum_diag(prim):
+    def rule(size, batched, diagonal, x, y):
+        if diagonal[0] and diagonal[1] and _np.shape(getval(x)) == _np.shape(getval(y)):
+            return prim(x, y), True
+        return NotImplemented
+    return rule
+
+
+def _matmul_diag(size, batched, diagonal, a, b):
+    """A matrix times the vectors of a diagonal batch is the matrix scaled by the diagonal."""
+    from .shape import reshape_p, transpose_p
+    na, nb = _np.ndim(getval(a)), _np.ndim(getval(b))
+    if diagonal[1] and not batched[0] and na == 2 and nb == 1:     # (W @ e_b) d_b = W[:, b] d_b
+        return transpose_p(a * b, (1, 0)), False
+    if diagonal[0] and not batched[1] and na == 1 and nb == 2:     # d_b e_b @ W = d_b W[b, :]
+        return reshape_p(a, (size, 1)) * b, False
+    return NotImplemented
+
+
+def _tensordot_diag(size, batched, diagonal, a, b, axes):
+    """Contracting the one axis of a diagonal batch with an axis of an unbatched array."""
+    from .shape import moveaxis, reshape_p
+    (ax_a,), (ax_b,) = axes if len(axes[0]) == 1 else ((None,), (None,))
+    if ax_a is None:
+        return NotImplemented
+    if diagonal[1] and not batched[0] and _np.ndim(getval(b)) == 1:
+        other, ax, d = a, ax_a, b
+    elif diagonal[0] and not batched[1] and _np.ndim(getval(a)) == 1:
+        other, ax, d = b, ax_b, a
+    else:
+        return NotImplemented
+    nd = _np.ndim(getval(other))
+    scale = reshape_p(d, tuple(size if i == ax else 1 for i in range(nd)))
+    return moveaxis(other * scale, ax, 0), False
+
+
+def _install_diagonal_rules():
+    from .elementwise import add, conjugate, divide, imag, multiply, negative, positive, real, subtract
+    from .products import matmul, tensordot_p
+    for prim in (negative, positive, real, imag, conjugate, cast):
+        prim.batch_diag = _linear_unary_diag(prim)
+    multiply.batch_diag = _scale_diag(multiply, either_side=True)
+    divide.batch_diag = _scale_diag(divide, either_side=False)
+    add.batch_diag = _sum_diag(add)
+    subtract.batch_diag = _sum_diag(subtract)
+    matmul.batch_diag = _matmul_diag
+    tensordot_p.batch_diag = _tensordot_diag
+
+
+_core_batching.expand_diagonal[0] = expand_diagonal
+_install_diagonal_rules()

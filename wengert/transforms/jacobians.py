@@ -19,9 +19,14 @@ def _size(shape):
     return int(_np.prod(shape, dtype=int))
 
 
-def _basis(shape, dtype):
-    n = _size(shape)
-    return _np.eye(n, dtype=dtype).reshape((n,) + tuple(shape))
+def _block_basis(leaves, offsets, sizes, total):
+    """Tangents of all input leaves together spanning the identity of their total size."""
+    basis = []
+    for x, start, n in zip(leaves, offsets, sizes):
+        b = _np.zeros((total, n), dtype_of(x))
+        b[start:start + n] = _np.eye(n, dtype=dtype_of(x))
+        basis.append(b.reshape((total,) + shape_of(x)))
+    return basis
 
 
 def _reshape(x, shape):
@@ -48,8 +53,8 @@ def _rev_jacobian(v, single):
             cts[k] = ct
             return tree_flatten(v.pull(cts))[0]
 
-        if n_out:
-            rows = vmap_flat(pull_row, [_basis(oshape, dtype_of(o))], [True], n_out)
+        if n_out:   # the identity basis, as a diagonal batch of ones
+            rows = vmap_flat(pull_row, [_np.ones(oshape, dtype_of(o))], [False], n_out, diagonal=[True])
         jacs = [_reshape(r, oshape + shape_of(x)) if n_out else _np.zeros(oshape + shape_of(x), dtype_of(x))
                 for r, x in zip(rows if n_out else in_leaves, in_leaves)]
         per_out.append(select(v.in_tree.unflatten(jacs), single))
@@ -62,11 +67,6 @@ def _fwd_jacobian(sel, fun, single, has_aux):
     sizes = [_size(shape_of(x)) for x in leaves]
     total = sum(sizes)
     offsets = _np.cumsum([0] + sizes)
-    basis = []
-    for x, start, n in zip(leaves, offsets, sizes):
-        b = _np.zeros((total, n), dtype_of(x))
-        b[start:start + n] = _np.eye(n, dtype=dtype_of(x))
-        basis.append(b.reshape((total,) + shape_of(x)))
     results = {}
 
     def push(*tangents):
@@ -74,9 +74,12 @@ def _fwd_jacobian(sel, fun, single, has_aux):
         results.update(values=values, out_tree=out_tree, aux=aux)
         return touts
 
-    cols = vmap_flat(push, basis, [True] * len(leaves), total) if total else None
-    if not total:
-        push(*[_np.zeros(shape_of(x), dtype_of(x)) for x in leaves])
+    if not total:                    # nothing to differentiate: run once for the output's structure
+        cols = push(*[_np.zeros(shape_of(x), dtype_of(x)) for x in leaves])
+    elif len(leaves) == 1:           # the identity basis, as a diagonal batch of ones
+        cols = vmap_flat(push, [_np.ones(shape_of(leaves[0]), dtype_of(leaves[0]))], [False], total, diagonal=[True])
+    else:                            # one block of the identity per input leaf
+        cols = vmap_flat(push, _block_basis(leaves, offsets, sizes, total), [True] * len(leaves), total)
     per_out = []
     for k, o in enumerate(results["values"]):
         oshape = shape_of(o)
@@ -85,8 +88,7 @@ def _fwd_jacobian(sel, fun, single, has_aux):
             if not n:
                 jacs.append(_np.zeros(oshape + shape_of(x), dtype_of(o)))
                 continue
-            block = cols[k][start:start + n] if total else None
-            block = _reshape(block, shape_of(x) + oshape)
+            block = _reshape(cols[k][start:start + n], shape_of(x) + oshape)
             jacs.append(_move_front_to_back(block, len(shape_of(x))))
         per_out.append(select(sel.tree.unflatten(jacs), single))
     jac = results["out_tree"].unflatten(per_out)
