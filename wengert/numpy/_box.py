@@ -101,7 +101,36 @@ class ArrayBox(Box):
     def __getitem__(self, idx):
         return ns["_getitem"](self, idx)
 
-    __setitem__ = _refuse("Item assignment (a[i] = v)", InPlaceUpdateError)
+    # -- in-place updates: the box is re-pointed at a functionally updated copy, so every
+    # name bound to this array sees the change (NumPy's semantics) while the values the
+    # tape saved stay intact. Views taken earlier (b = a[0]) are copies: they do not change.
+    def _become(self, new):
+        if not isinstance(new, Box):
+            raise InPlaceUpdateError("An in-place update that drops the trace")
+        self.__class__ = new.__class__
+        self._value, self._trace, self._node = new._value, new._trace, new._node
+        return self
+
+    def __setitem__(self, idx, value):
+        self._become(ns["_setitem"](self, idx, value))
+
+    def __iadd__(self, other):
+        return self._become(self + other)
+
+    def __isub__(self, other):
+        return self._become(self - other)
+
+    def __imul__(self, other):
+        return self._become(self * other)
+
+    def __itruediv__(self, other):
+        return self._become(self / other)
+
+    def __ipow__(self, other):
+        return self._become(self ** other)
+
+    def __imatmul__(self, other):
+        return self._become(self @ other)
     __float__ = _refuse("float()")
     __int__ = _refuse("int()")
     __complex__ = _refuse("complex()")

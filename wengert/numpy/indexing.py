@@ -14,6 +14,7 @@ import operator
 import numpy as _np
 
 from ..core import Primitive, def_linear, defvjp
+from ..core.rules import defjvp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import Sparse, dtype_of, shape_of
 from ..errors import InPlaceUpdateError
@@ -255,3 +256,56 @@ def _untake_batch(size, batched, g, idx, shape, dtype):
 
 getitem_p.batch = _getitem_batch
 untake.batch = _untake_batch
+
+
+# -- functional item assignment: what ``a[idx] = v`` on a traced array records ------------
+# The primitive copies: the value the tape saved for ``a`` stays intact (copy-on-write),
+# so an update can never corrupt what the backward pass reads. The box of ``a`` is then
+# pointed at the result (``ArrayBox.__setitem__``), which gives NumPy's semantics for
+# every name bound to that array.
+
+def _setitem(x, idx, v):
+    out = _np.array(x, copy=True)
+    out[idx] = v
+    return out
+
+
+setitem_p = Primitive(_setitem, "setitem")
+setitem_p.linear = True
+defvjp(setitem_p, lambda g, ans, x, idx, v: setitem_p(g, idx, 0.0),
+       None,
+       lambda g, ans, x, idx, v: getitem_p(g, idx))
+
+
+def _setitem_jvp(argnums, tangents, ans, x, idx, v):
+    from .elementwise import zeros_like_traced
+    ts = dict(zip(argnums, tangents))
+    tx = ts[0] if 0 in ts else zeros_like_traced(x)
+    tv = ts[2] if 2 in ts else zeros_like_traced(v)
+    return setitem_p(tx, idx, tv)
+
+
+defjvp_argnums(setitem_p, _setitem_jvp)
+
+
+def _setitem_batch(size, batched, x, idx, v):
+    from .batching import loop_rule, own_shape, with_batch
+    from .shape import reshape_p
+    items = _items(idx)
+    first, n = _advanced_first(items)
+    if first and n:
+        return loop_rule(setitem_p)(size, batched, x, idx, v)
+    xb = with_batch(x, batched[0], size)
+    target = _np.shape(_np.empty(own_shape(x, batched[0]), dtype=[])[idx])
+    if batched[2]:       # v's own axes line up with the last axes of the target
+        vs = own_shape(v, True)
+        v = reshape_p(v, (size,) + (1,) * (len(target) - len(vs)) + vs)
+    return setitem_p(xb, (slice(None),) + items, v)
+
+
+setitem_p.batch = _setitem_batch
+
+
+def setitem(x, idx, v):
+    """``x`` with ``x[idx]`` replaced by ``v``, as a new array (for traced values)."""
+    return setitem_p(x, _static_index(idx), v)
