@@ -15,7 +15,7 @@ import numpy as _np
 from ..core import batching as _core_batching
 from ..core.batching import DIAG
 from ..core.tracer import getval
-from ..core.vspace import broadcast_to, cast, sum_to
+from ..core.vspace import broadcast_to, cast, shape_of, sum_to
 from . import elementwise as _elementwise
 from ._box import ArrayBox
 
@@ -27,7 +27,7 @@ class BatchArrayBox(ArrayBox):
 
     @property
     def shape(self):
-        s = _np.shape(getval(self._value))
+        s = shape_of(self._value)
         return s if self._node is DIAG else s[1:]
 
     ndim = property(lambda self: len(self.shape))
@@ -42,7 +42,7 @@ class BatchArrayBox(ArrayBox):
 
 def own_shape(x, batched):
     """The shape of one element of ``x`` (all of ``x`` if it is not batched)."""
-    s = _np.shape(getval(x))
+    s = shape_of(x)
     return s[1:] if batched else s
 
 
@@ -50,7 +50,7 @@ def with_batch(x, batched, size):
     """``x`` with the batch axis in front, broadcasting an unbatched ``x`` to it."""
     if batched:
         return x
-    return broadcast_to(x, (size,) + _np.shape(getval(x)))
+    return broadcast_to(x, (size,) + shape_of(x))
 
 
 def elementwise_rule(prim):
@@ -65,7 +65,7 @@ def _lift(x, nd, size):
     """Batched ``x`` with unit axes after the batch axis, so its own axes line up with
     the last ``nd`` axes of the other arguments."""
     from .shape import reshape_p
-    shape = _np.shape(getval(x))[1:]
+    shape = shape_of(x)[1:]
     if len(shape) == nd:
         return x
     return reshape_p(x, (size,) + (1,) * (nd - len(shape)) + shape)
@@ -114,7 +114,7 @@ def expand_diagonal(d, size):
     and zero elsewhere."""
     from .indexing import untake
     from .shape import reshape_p
-    shape = _np.shape(getval(d))
+    shape = shape_of(d)
     dtype = _np.result_type(getval(d))
     n = _np.arange(size)
     return reshape_p(untake(reshape_p(d, (size,)), (n, n), (size, size), dtype), (size,) + shape)
@@ -138,13 +138,13 @@ def _scale_diag(prim, either_side):
             d, out = y, prim(x, y)
         else:
             return NotImplemented
-        return (out, True) if _np.shape(getval(out)) == _np.shape(getval(d)) else NotImplemented
+        return (out, True) if shape_of(out) == shape_of(d) else NotImplemented
     return rule
 
 
 def _sum_diag(prim):
     def rule(size, batched, diagonal, x, y):
-        if diagonal[0] and diagonal[1] and _np.shape(getval(x)) == _np.shape(getval(y)):
+        if diagonal[0] and diagonal[1] and shape_of(x) == shape_of(y):
             return prim(x, y), True
         return NotImplemented
     return rule
@@ -153,7 +153,7 @@ def _sum_diag(prim):
 def _matmul_diag(size, batched, diagonal, a, b):
     """A matrix times the vectors of a diagonal batch is the matrix scaled by the diagonal."""
     from .shape import reshape_p, transpose_p
-    na, nb = _np.ndim(getval(a)), _np.ndim(getval(b))
+    na, nb = len(shape_of(a)), len(shape_of(b))
     if diagonal[1] and not batched[0] and na == 2 and nb == 1:     # (W @ e_b) d_b = W[:, b] d_b
         return transpose_p(a * b, (1, 0)), False
     if diagonal[0] and not batched[1] and na == 1 and nb == 2:     # d_b e_b @ W = d_b W[b, :]
@@ -167,13 +167,13 @@ def _tensordot_diag(size, batched, diagonal, a, b, axes):
     (ax_a,), (ax_b,) = axes if len(axes[0]) == 1 else ((None,), (None,))
     if ax_a is None:
         return NotImplemented
-    if diagonal[1] and not batched[0] and _np.ndim(getval(b)) == 1:
+    if diagonal[1] and not batched[0] and len(shape_of(b)) == 1:
         other, ax, d = a, ax_a, b
-    elif diagonal[0] and not batched[1] and _np.ndim(getval(a)) == 1:
+    elif diagonal[0] and not batched[1] and len(shape_of(a)) == 1:
         other, ax, d = b, ax_b, a
     else:
         return NotImplemented
-    nd = _np.ndim(getval(other))
+    nd = len(shape_of(other))
     scale = reshape_p(d, tuple(size if i == ax else 1 for i in range(nd)))
     return moveaxis(other * scale, ax, 0), False
 

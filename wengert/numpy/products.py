@@ -502,8 +502,8 @@ einsum_path = nondiff(_np.einsum_path)
 def _matmul_batch(size, batched, a, b):
     """``a @ b`` with the batch axis in front, as one matrix product where possible."""
     ba, bb = batched[0], batched[1]
-    sa = _np.shape(getval(a))[1:] if ba else _np.shape(getval(a))
-    sb = _np.shape(getval(b))[1:] if bb else _np.shape(getval(b))
+    sa = shape_of(a)[1:] if ba else shape_of(a)
+    sb = shape_of(b)[1:] if bb else shape_of(b)
     na, nb = len(sa), len(sb)
     if ba and not bb and nb == 2 and na <= 2:                 # (B*n, k) @ (k, m)
         return reshape(matmul(reshape(a, (-1, sa[-1])), b), (size,) + sa[:-1] + sb[-1:])
@@ -531,7 +531,7 @@ def _batch_front(x, axis):
     """``x`` with its axis ``axis`` (where a contraction left the batch axis) moved to the front."""
     if axis == 0:
         return x
-    nd = _np.ndim(getval(x))
+    nd = len(shape_of(x))
     return transpose(x, (axis,) + tuple(i for i in range(nd) if i != axis))
 
 
@@ -541,7 +541,7 @@ def _tensordot_batch(size, batched, a, b, axes):
     if ba and bb:
         # One contraction with the batch axis shared by both operands and the result:
         # an einsum (tensordot has no batch axes).
-        na, nb = _np.ndim(getval(a)) - 1, _np.ndim(getval(b)) - 1
+        na, nb = len(shape_of(a)) - 1, len(shape_of(b)) - 1
         z, letters = _LETTERS[0], _LETTERS[1:]
         sa = letters[:na]
         sb = [letters[na + j] for j in range(nb)]
@@ -553,14 +553,14 @@ def _tensordot_batch(size, batched, a, b, axes):
     if ba:                                                    # free axes of a come first
         return tensordot_p(a, b, (tuple(i + 1 for i in ax_a), tuple(ax_b)))
     out = tensordot_p(a, b, (tuple(ax_a), tuple(i + 1 for i in ax_b)))
-    return _batch_front(out, _np.ndim(getval(a)) - len(ax_a))
+    return _batch_front(out, len(shape_of(a)) - len(ax_a))
 
 
 def _dot_batch(size, batched, a, b):
     """``dot`` of each element: a contraction of a's last axis with b's second-to-last
     (its only axis if b is a vector); the result's axes are a's, then b's free axes."""
     ba, bb = batched[0], batched[1]
-    na, nb = _np.ndim(getval(a)) - ba, _np.ndim(getval(b)) - bb
+    na, nb = len(shape_of(a)) - ba, len(shape_of(b)) - bb
     if na == 0 or nb == 0:                                    # a product with a scalar
         from .batching import elementwise_rule
         return elementwise_rule(multiply)(size, batched, a, b)

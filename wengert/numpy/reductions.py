@@ -574,7 +574,7 @@ def _shifted_axes(axis, nd):
 
 
 def _own_ndim(x):
-    return _np.ndim(getval(x)) - 1
+    return len(shape_of(x)) - 1
 
 
 def _sum_batch(size, batched, x, axis=None, keepdims=False, where=_NoValue):

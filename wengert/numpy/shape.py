@@ -647,7 +647,7 @@ def _reshape_batch(size, batched, a, shape, order="C"):
     if order in ("F", "f"):
         # Fortran order is C order on the reversed axes: reverse the element's own
         # axes, reshape in C order to the reversed shape, and reverse back.
-        nd = _np.ndim(getval(a)) - 1
+        nd = len(shape_of(a)) - 1
         a = transpose_p(a, (0,) + tuple(range(nd, 0, -1)))
         out = reshape_p(a, (size,) + tuple(shape)[::-1])
         return transpose_p(out, (0,) + tuple(range(len(shape), 0, -1)))
@@ -655,7 +655,7 @@ def _reshape_batch(size, batched, a, shape, order="C"):
 
 
 def _transpose_batch(size, batched, a, axes=None):
-    nd = _np.ndim(getval(a)) - 1
+    nd = len(shape_of(a)) - 1
     axes = tuple(reversed(range(nd))) if axes is None else tuple(int(i) % nd for i in axes)
     return transpose_p(a, (0,) + tuple(i + 1 for i in axes))
 
