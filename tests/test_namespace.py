@@ -44,10 +44,10 @@ def test_non_differentiable_functions_read_traced_values_as_constants():
 
 
 def test_traced_value_reaching_a_function_without_rule_raises_naming_it():
-    with pytest.raises(MissingRuleError, match=r"numpy\.convolve"):
-        grad(lambda x: np.sum(np.convolve(x, x)))(onp.ones(3))
-    with pytest.raises(MissingRuleError, match=r"numpy\.convolve"):
-        grad(lambda x: onp.sum(onp.convolve(x, x)))(onp.ones(3))    # through __array_function__
+    with pytest.raises(MissingRuleError, match=r"numpy\.interp"):
+        grad(lambda x: np.sum(np.interp(x, x, x)))(onp.ones(3))
+    with pytest.raises(MissingRuleError, match=r"numpy\.interp"):
+        grad(lambda x: onp.sum(onp.interp(x, x, x)))(onp.ones(3))    # through __array_function__
     with pytest.raises(MissingRuleError, match=r"numpy\.linalg\.det"):
         grad(lambda x: np.linalg.det(x))(onp.eye(2))
 

@@ -28,7 +28,7 @@ R = onp.random.default_rng(7)
 
 LIBRARY_MODULES = ["wengert.core.vspace"] + [
     f"wengert.numpy.{m}" for m in ("elementwise", "reductions", "shape", "indexing", "products", "linalg",
-                                   "constructors", "batching")]
+                                   "constructors", "batching", "fft", "convolution")]
 
 
 def library_primitives():

@@ -12,10 +12,10 @@ import numpy as _np
 
 from ..core.tracer import set_box_class
 from ..core.vspace import add, broadcast_to as _core_broadcast_to
-from . import _box, constructors, elementwise, indexing, products, reductions, shape
+from . import _box, constructors, convolution, elementwise, indexing, products, reductions, shape
 from ._wrap import wrap_namespace
 
-_FAMILIES = (elementwise, reductions, shape, indexing, products, constructors)
+_FAMILIES = (elementwise, reductions, shape, indexing, products, constructors, convolution)
 
 
 def _public(module):
