@@ -108,7 +108,9 @@ def wrap_namespace(src, defined, prefix, handled, nondiff_names=NONDIFF):
         else:
             ns[name] = obj
             continue
-        if _hashable(obj):
+        # A stub never replaces a real handler: SciPy re-exports some NumPy functions
+        # (scipy.special.sinc is numpy.sinc), and NumPy's rule must keep answering for them.
+        if _hashable(obj) and (name in defined or obj in aliases or obj not in handled):
             handled[obj] = ns[name]
     for name, obj in defined.items():
         ns.setdefault(name, obj)
