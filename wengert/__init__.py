@@ -12,7 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "wengert.transforms": ("vjp", "stop_gradient", "jvp", "linearize", "hvp", "forward_grad"),
+    "wengert.transforms": ("vjp", "stop_gradient", "jvp", "linearize", "hvp", "forward_grad", "custom_vjp",
+                           "custom_jvp", "fixed_point"),
     # the JAX-style operators, with autograd's argnum= accepted, and autograd's own operators
     "wengert.autograd_compat": ("grad", "value_and_grad", "elementwise_grad", "jacobian", "hessian", "jacfwd",
                                 "jacrev", "make_vjp", "make_jvp", "make_hvp", "hessian_tensor_product",
@@ -23,7 +24,8 @@ _EXPORTS = {
     "wengert.core": ("Primitive", "primitive", "defderiv", "def_linear", "defvjp_argnums"),
     "wengert.core.pytree": ("tree_flatten", "tree_unflatten", "tree_leaves", "tree_map"),
     "wengert.errors": ("WengertError", "MissingRuleError", "NonDifferentiableInputError", "NonScalarOutputError",
-                       "OutputTypeError", "EscapedTracerError", "TracedConversionError", "InPlaceUpdateError"),
+                       "OutputTypeError", "EscapedTracerError", "TracedConversionError", "InPlaceUpdateError",
+                       "CustomRuleError"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE) + ["extend", "numpy"]

@@ -85,6 +85,10 @@ class InPlaceUpdateError(WengertError, TypeError):
             f"np.concatenate, or collect the pieces in a list and np.stack them.")
 
 
+class CustomRuleError(WengertError, ValueError):
+    """A custom rule returned values that do not match the function's arguments or output."""
+
+
 def _short(value):
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

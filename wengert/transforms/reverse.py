@@ -67,12 +67,13 @@ def _scalar_seed(op, vjp):
         raise OutputTypeError(op, vjp.out)
     if len(vjp.out_leaves) > 1:
         raise NonScalarOutputError(op, f"a pytree of {len(vjp.out_leaves)} arrays")
-    out = getval(vjp.out_leaves[0])
-    if shape_of(out) != ():
+    out = vjp.out_leaves[0]
+    if shape_of(out) != ():          # the shape seen by this level (a batched value shows one element's)
         raise NonScalarOutputError(op, f"an array of shape {shape_of(out)}")
     if dtype_of(out).kind == "c":
         raise OutputTypeError(op + " (complex output; use holomorphic differentiation or take the real part)", out)
-    return [ones_like_value(out)]
+    value = getval(out)
+    return [ones_like_value(value) if shape_of(value) == () else _np.ones((), dtype_of(out))]
 
 
 @nary("value_and_grad")
