@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "wengert.transforms": ("vjp", "stop_gradient", "jvp", "linearize", "hvp", "forward_grad", "custom_vjp",
-                           "custom_jvp", "fixed_point"),
+                           "custom_jvp", "fixed_point", "checkpoint", "checkpoint_loop", "revolve_evaluations",
+                           "CapturedTracerError"),
     # the JAX-style operators, with autograd's argnum= accepted, and autograd's own operators
     "wengert.autograd_compat": ("grad", "value_and_grad", "elementwise_grad", "jacobian", "hessian", "jacfwd",
                                 "jacrev", "make_vjp", "make_jvp", "make_hvp", "hessian_tensor_product",

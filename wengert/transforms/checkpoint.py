@@ -495,6 +495,13 @@ def checkpoint(fun, policy=None):
     set of primitive names, or a predicate ``policy(name) -> bool``. The saved values are
     used by a first-order backward pass; under higher derivatives everything is
     recomputed. ``f`` must then be deterministic.
+
+    Costs and limits: reverse mode runs ``f`` twice (the forward pass, then once per use of
+    the pullback), forward mode twice (the value, then under the JVP trace). Under higher
+    derivatives the outer trace records the recomputation, so memory is saved at the first
+    order only. Values ``f`` closes over are found by a search of its closure (see the
+    module docstring); while ``f`` runs, such a value stands for another box, so ``f``
+    must not update it in place, and another thread must not use it at the same time.
     """
     pred = _policy(policy)
 
@@ -560,22 +567,29 @@ def revolve_evaluations(n_steps, snapshots):
 
 def revolve_schedule(n_steps, snapshots):
     """The optimal reversal schedule for ``n_steps`` steps and ``snapshots`` snapshots, as
-    actions: ``('advance', i, j)`` (run steps i..j-1 from the state at i, nothing
-    recorded), ``('store', j)`` (keep the current state, at j, as a snapshot), ``('turn',
-    i)`` (run step i on the current state, at i, under a tape and pull the cotangent back
-    through it), ``('restore', i)`` (make the snapshot at i current) and ``('free', j)``.
-    The initial state (position 0) is a snapshot throughout and counts as one; at most
-    ``snapshots`` are held at any time."""
+    an iterator of actions: ``('advance', i, j)`` (run steps i..j-1 from the state at i,
+    nothing recorded), ``('store', j)`` (keep the current state, at j, as a snapshot),
+    ``('turn', i)`` (run step i on the current state, at i, under a tape and pull the
+    cotangent back through it), ``('restore', i)`` (make the snapshot at i current) and
+    ``('free', j)``. The initial state (position 0) is a snapshot throughout and counts as
+    one; at most ``snapshots`` are held at any time. Steps are reversed from the last to
+    the first, and the advances add up to the binomial optimum."""
     _check_loop_args(n_steps, snapshots)
-    pending = []
-    i, n, s = 0, n_steps, snapshots
-    while n_steps:
+    return _schedule(int(n_steps), int(snapshots))
+
+
+def _schedule(n_steps, snapshots):
+    if not n_steps:
+        return
+    pending = []                                # heads still to reverse: (i, m, s, snapshot to free)
+    i, n, s = 0, n_steps, snapshots             # reverse steps i..i+n-1 from the state at i, with s snapshots
+    while True:
         while n > 1 and s > 1:
             m = _split(n, s)
             yield ("advance", i, i + m)
             yield ("store", i + m)
             pending.append((i, m, s, i + m))
-            i, n, s = i + m, n - m, s - 1
+            i, n, s = i + m, n - m, s - 1      # the tail first, with one snapshot fewer
         if n == 1:
             yield ("turn", i)
         else:                                   # one snapshot: re-run from it for each step
@@ -615,7 +629,7 @@ class _LoopSpec:
         parameter leaves, then the captured values)."""
         if self.simple:                          # one array, no parameters, nothing captured
             out = self.step(state[0])
-            if _tree_node(out) is None:
+            if out.__class__ is _np.ndarray or isinstance(out, Box) or _tree_node(out) is None:
                 return [out]
             raise TypeError(f"checkpoint_loop: step must return a carry of the structure it receives: "
                             f"got {tree_flatten(out)[1]}, expected {self.carry_tree}")
@@ -802,7 +816,10 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
     ``ceil(sqrt(n_steps))``) and one step's tape, instead of a tape of all ``n_steps``
     steps, and re-runs steps from the snapshots by the optimal schedule (revolve, Griewank
     and Walther's Algorithm 799): a gradient costs ``revolve_evaluations(n_steps,
-    snapshots)`` evaluations of ``step``, the fewest possible with that many snapshots.
+    snapshots)`` evaluations of ``step``, the fewest possible with that many snapshots
+    (the forward pass is the schedule's first descent: it places the first snapshots and
+    tapes the last step; using the same pullback a second time runs the whole schedule
+    again from the initial carry).
 
     ``carry`` and ``params`` are pytrees; ``step`` returns a carry of the same structure.
     The carry's initial value, ``params`` and differentiated values ``step`` closes over
