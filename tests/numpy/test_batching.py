@@ -15,6 +15,8 @@ import zlib
 import numpy as onp
 import pytest
 
+from tests.fallbacks import is_loop, is_transposed, record_fallbacks
+
 import wengert
 import wengert.numpy as np
 from wengert.core import rules as core_rules
@@ -43,53 +45,13 @@ def library_primitives():
 PRIMITIVES = library_primitives()
 
 
-def _is_loop(rule):
-    return rule is not None and getattr(rule, "__qualname__", "").startswith("loop_rule.")
-
-
-def _is_transposed(rule):
-    return getattr(rule, "__qualname__", "").startswith("jvp_from_vjp.")
-
-
-def _forget_fallbacks():
-    """Drop fallback rules cached on the primitives (by earlier tests in this process),
-    so that the next use goes through the (patched) fallback factories again."""
-    for p in PRIMITIVES:
-        if _is_loop(p.batch):
-            p.batch = None
-        for k in [k for k, r in p.jvps.items() if _is_transposed(r)]:
-            del p.jvps[k]
+_is_loop, _is_transposed = is_loop, is_transposed
 
 
 @pytest.fixture
 def fallbacks(monkeypatch):
     """The set of (primitive name, fallback) reached while the test runs."""
-    seen = set()
-    loop_rule, jvp_from_vjp = batching.loop_rule, core_rules.jvp_from_vjp
-
-    def recording_loop_rule(prim):
-        rule = loop_rule(prim)
-
-        def loop(size, batched, *args, **kwargs):
-            seen.add((prim.name, "loop_rule"))
-            return rule(size, batched, *args, **kwargs)
-        loop.__qualname__ = "loop_rule.<locals>.recording"
-        return loop
-
-    def recording_jvp_from_vjp(prim, argnum):
-        rule = jvp_from_vjp(prim, argnum)
-
-        def jvp(*args, **kwargs):
-            seen.add((prim.name, "jvp_from_vjp"))
-            return rule(*args, **kwargs)
-        jvp.__qualname__ = "jvp_from_vjp.<locals>.recording"
-        return jvp
-
-    _forget_fallbacks()
-    monkeypatch.setattr(batching, "loop_rule", recording_loop_rule)
-    monkeypatch.setattr(core_rules, "jvp_from_vjp", recording_jvp_from_vjp)
-    yield seen
-    _forget_fallbacks()
+    yield from record_fallbacks(monkeypatch, PRIMITIVES)
 
 
 def test_every_library_primitive_has_a_batching_rule_and_a_forward_rule():

@@ -13,6 +13,8 @@ import importlib
 
 import numpy as onp
 import pytest
+
+from tests.fallbacks import is_loop, primitives_of, record_fallbacks
 import scipy.linalg as osl
 
 import wengert
@@ -438,56 +440,16 @@ _FAMILIES = ["wengert.core.vspace"] + [f"wengert.numpy.{m}" for m in (
     ["wengert.scipy.linalg"]
 
 
-def _primitives(modules):
-    found = {}
-    for name in modules:
-        for obj in vars(importlib.import_module(name)).values():
-            if isinstance(obj, Primitive):
-                found[id(obj)] = obj
-    return list(found.values())
+_primitives = primitives_of
 
 
-def _is_loop(rule):
-    return rule is not None and getattr(rule, "__qualname__", "").startswith("loop_rule.")
+_is_loop = is_loop
 
 
 @pytest.fixture
 def fallbacks(monkeypatch):
     """The (primitive, fallback) pairs reached: the batching loop or a transposed rule."""
-    seen = set()
-    prims = _primitives(_FAMILIES)
-    loop_rule, jvp_from_vjp = batching.loop_rule, core_rules.jvp_from_vjp
-
-    def forget():
-        for p in prims:
-            if _is_loop(p.batch):
-                p.batch = None
-            for k in [k for k, r in p.jvps.items() if "from_vjp" in getattr(r, "__qualname__", "")]:
-                del p.jvps[k]
-
-    def recording_loop(prim):
-        rule = loop_rule(prim)
-
-        def loop(*args, **kwargs):
-            seen.add((prim.name, "loop_rule"))
-            return rule(*args, **kwargs)
-        loop.__qualname__ = "loop_rule.<locals>.recording"
-        return loop
-
-    def recording_transpose(prim, argnum):
-        rule = jvp_from_vjp(prim, argnum)
-
-        def jvp(*args, **kwargs):
-            seen.add((prim.name, "jvp_from_vjp"))
-            return rule(*args, **kwargs)
-        jvp.__qualname__ = "jvp_from_vjp.<locals>.recording"
-        return jvp
-
-    forget()
-    monkeypatch.setattr(batching, "loop_rule", recording_loop)
-    monkeypatch.setattr(core_rules, "jvp_from_vjp", recording_transpose)
-    yield seen
-    forget()
+    yield from record_fallbacks(monkeypatch, _primitives(_FAMILIES))
 
 
 def test_every_primitive_has_explicit_rules_and_a_batching_rule():
