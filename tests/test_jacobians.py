@@ -124,7 +124,7 @@ def test_identity_seeds_stay_diagonal_through_elementwise_and_matrix_products():
     """The Jacobian of tanh(W @ x) needs no n^3 product with a dense identity: the diagonal
     batch of basis vectors meets W as a scaling (checked by counting matmul/tensordot calls
     on the batch: none may receive a dense identity)."""
-    from wengert.numpy import batching, products
+    from wengert.numpy import products
     dense_calls = []
     for prim in (products.matmul, products.tensordot_p):
         original = prim.batch

@@ -21,7 +21,6 @@ import wengert
 import wengert.numpy as np
 from wengert.core import rules as core_rules
 from wengert.core.tracer import Primitive
-from wengert.numpy import batching
 from tests.numpy import test_elementwise, test_indexing, test_products, test_reductions, test_shape
 
 R = onp.random.default_rng(7)

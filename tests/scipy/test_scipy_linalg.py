@@ -21,9 +21,7 @@ import wengert
 import wengert.numpy as np
 import wengert.scipy.linalg as sl
 from tests.numpy.specs import check, spec
-from wengert.core import rules as core_rules
-from wengert.core.tracer import Primitive, getval
-from wengert.numpy import batching
+from wengert.core.tracer import getval
 from wengert.transforms.batch import vmap_flat
 
 R = onp.random.default_rng(1234)   # our own stream: the shared one in specs.py feeds other tables

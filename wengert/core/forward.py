@@ -9,7 +9,7 @@ instead of re-running the program.
 """
 from ..errors import EscapedTracerError
 from .reverse import _differentiable
-from .tracer import Box, Trace, box_class, enter_level, exit_level
+from .tracer import Trace, box_class, enter_level, exit_level
 from .vspace import add, fit_tangent
 
 
@@ -46,20 +46,7 @@ class JVPTrace(Trace):
     def process(self, prim, args, kwargs, nboxes):
         if self.closed:
             raise EscapedTracerError(prim.name)
-        vals = list(args)
-        argnums = []
-        tangents = []
-        nested = False
-        for i, a in enumerate(args):
-            if isinstance(a, Box) and a._trace is self:
-                v = vals[i] = a._value
-                nested = nested or isinstance(v, Box)
-                argnums.append(i)
-                tangents.append(a._node)
-        if nested or len(argnums) < nboxes:
-            ans = prim(*vals, **kwargs)
-        else:
-            ans = prim.impl(*vals, **kwargs)
+        ans, vals, argnums, tangents = self.apply(prim, args, kwargs, nboxes)
         if not _differentiable(ans):
             return ans
         t = push_tangents(prim, argnums, tangents, ans, vals, kwargs)

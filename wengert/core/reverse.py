@@ -9,7 +9,7 @@ reference cycles and is freed as soon as the last reference to it goes.
 import numpy as _np
 
 from ..errors import EscapedTracerError
-from .tracer import Box, Trace, box_class, enter_level, exit_level, getval
+from .tracer import Trace, box_class, enter_level, exit_level, getval
 from .vspace import Sparse, accumulate, fit
 
 _LEAF = None  # the primitive slot of an input record
@@ -39,20 +39,7 @@ class ReverseTrace(Trace):
         return box_class[0](value, self, len(records) - 1)
 
     def process(self, prim, args, kwargs, nboxes):
-        vals = list(args)
-        argnums = []
-        ids = []
-        nested = False
-        for i, a in enumerate(args):
-            if isinstance(a, Box) and a._trace is self:
-                v = vals[i] = a._value
-                nested = nested or isinstance(v, Box)
-                argnums.append(i)
-                ids.append(a._node)
-        if nested or len(argnums) < nboxes:
-            ans = prim(*vals, **kwargs)      # boxes of lower levels remain: recurse
-        else:
-            ans = prim.impl(*vals, **kwargs)
+        ans, vals, argnums, ids = self.apply(prim, args, kwargs, nboxes)
         c = ans.__class__
         if c is not float and not (c is _ndarray and ans.dtype.kind in "fc") and not _differentiable(ans):
             return ans                        # integer or boolean results carry no derivative

@@ -32,6 +32,25 @@ class Trace:
     def process(self, prim, args, kwargs, nboxes):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def apply(self, prim, args, kwargs, nboxes):
+        """Apply ``prim`` with this trace's boxes unwrapped. Returns (output, raw
+        arguments, positions of this trace's boxes, their ``_node`` data). Boxes of
+        lower levels, also inside an unwrapped value, make the primitive recurse so that
+        their traces see the operation too."""
+        vals = list(args)
+        argnums = []
+        nodes = []
+        nested = False
+        for i, a in enumerate(args):
+            if isinstance(a, Box) and a._trace is self:
+                v = vals[i] = a._value
+                nested = nested or isinstance(v, Box)
+                argnums.append(i)
+                nodes.append(a._node)
+        if nested or len(argnums) < nboxes:
+            return prim(*vals, **kwargs), vals, argnums, nodes
+        return prim.impl(*vals, **kwargs), vals, argnums, nodes
+
 
 class Box:
     """A traced value: the raw value, its trace, and the trace's own datum for it

@@ -11,7 +11,7 @@ import importlib
 import numpy as _np
 
 from ..core.tracer import set_box_class
-from ..core.vspace import add, broadcast_to as _core_broadcast_to
+from ..core.vspace import add
 from . import _box, constructors, convolution, elementwise, indexing, products, reductions, shape
 from ._wrap import wrap_namespace
 
