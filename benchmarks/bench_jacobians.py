@@ -68,27 +68,20 @@ def _parse_args(argv=None):
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
-if ARGS is not None and ARGS.threads > 0:
-    # Must happen before NumPy, torch and jax load their thread pools.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[_var] = str(ARGS.threads)
-    _xla = (f"--xla_cpu_multi_thread_eigen={'false' if ARGS.threads == 1 else 'true'} "
-            f"intra_op_parallelism_threads={ARGS.threads}")
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _xla).strip()
-os.environ.setdefault("JAX_PLATFORMS", "cpu")      # a CPU benchmark: do not probe for accelerators
-
-import cProfile  # noqa: E402
-import gc  # noqa: E402
-import platform  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
 
 try:
-    import resource  # noqa: E402
-except ImportError:  # pragma: no cover - not on Windows
-    resource = None
+    from . import _common  # noqa: E402
+except ImportError:  # run as a script: benchmarks/ is on sys.path
+    import _common  # noqa: E402
+
+if ARGS is not None:
+    # Must happen before NumPy, torch and jax load their thread pools.
+    _common.set_thread_env(ARGS.threads)
+os.environ.setdefault("JAX_PLATFORMS", "cpu")      # a CPU benchmark: do not probe for accelerators
+
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
 
 import numpy as onp  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
@@ -97,129 +90,61 @@ import wengert  # noqa: E402
 import wengert.numpy as wnp  # noqa: E402
 from wengert import grad, hessian, hvp, jacfwd, jacobian, jacrev  # noqa: E402
 
-try:
-    import torch  # noqa: E402
-    import torch.func as tfunc  # noqa: E402
-except ImportError:  # pragma: no cover
-    torch = tfunc = None
-try:
-    import jax  # noqa: E402
-    import jax.numpy as jnp  # noqa: E402
-    jax.config.update("jax_enable_x64", True)
-except ImportError:  # pragma: no cover
-    jax = jnp = None
-try:
-    import autograd  # noqa: E402
-    import autograd.numpy as anp  # noqa: E402
-except ImportError:  # pragma: no cover
-    autograd = anp = None
+# The peers are imported by ``load_libraries`` (the script loads all three; the suite
+# loads only the one its worker process runs). A library that is not installed stays None.
+torch = tfunc = jax = jnp = autograd = anp = None
+PEERS = ("torch", "jax", "autograd")
+
+
+def load_libraries(names=PEERS):
+    """Import the peers among ``names`` that are installed; returns the ones missing."""
+    global torch, tfunc, jax, jnp, autograd, anp
+    missing = []
+    for name in names:
+        try:
+            if name == "torch" and torch is None:
+                import torch as _torch
+                import torch.func as _tfunc
+                torch, tfunc = _torch, _tfunc
+            elif name == "jax" and jax is None:
+                import jax as _jax
+                import jax.numpy as _jnp
+                _jax.config.update("jax_enable_x64", True)
+                jax, jnp = _jax, _jnp
+            elif name == "autograd" and autograd is None:
+                import autograd as _autograd
+                import autograd.numpy as _anp
+                autograd, anp = _autograd, _anp
+        except ImportError:
+            missing.append(name)
+    return missing
+
 
 RTOL, ATOL = 1e-9, 1e-12     # between contenders and against the closed forms (float64)
 
 
-# -- threads ----------------------------------------------------------------------------
-
-_LIMITS = []
-
+# -- threads, timing, statistics: shared with bench_reverse.py and the suite (_common.py) --
 
 def limit_threads(n):
     """BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool to ``n`` threads; the
     environment variables (and XLA_FLAGS for jax) were set before the imports."""
-    if n <= 0:
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-        _LIMITS.append(threadpool_limits(limits=n))     # keep the controller: the limits stay
-    except ImportError:
-        pass
-    if torch is not None:
-        torch.set_num_threads(n)
+    _common.limit_threads(n, torch)
 
 
 def _thread_summary():
-    parts = []
-    try:
-        from threadpoolctl import threadpool_info
-        parts += [f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info()]
-    except ImportError:
-        parts.append(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
-    if torch is not None:
-        parts.append(f"torch {torch.get_num_threads()}")
-    if jax is not None:
-        parts.append(f"XLA_FLAGS='{os.environ.get('XLA_FLAGS', '')}'")
-    return ", ".join(parts)
-
-
-# -- timing (as in bench_reverse.py, with a per-contender inner count) -------------------
-
-def _minor_faults():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt if resource is not None else 0
-
-
-def _time_block(fn, inner, faults=None):
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        f0 = _minor_faults()
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        dt = (time.perf_counter() - t0) / inner
-        if faults is not None:
-            faults.append((_minor_faults() - f0) / inner)
-        return dt
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    return _common.thread_summary(torch, jax)
 
 
 def interleaved(contenders, repeats, warmup, block):
-    """{name: per-call times, one per round}. After ``warmup`` calls each contender gets
-    an ``inner`` count that makes one block last about ``block`` seconds; each round then
-    runs every contender once (one block), starting from a different one each round."""
-    names = list(contenders)
-    # torch and jax bring ~10^6 objects: without this every gc.collect() costs ~0.15 s.
-    gc.collect()
-    gc.freeze()
-    inner = {}
-    for name in names:
-        fn = contenders[name]
-        single = [_time_block(fn, 1) for _ in range(max(warmup, 1))]
-        inner[name] = int(min(1000, max(1, round(block / min(single)))))
-    times = {name: [] for name in names}
-    faults = {name: [] for name in names}
-    for r in range(repeats):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            times[name].append(_time_block(contenders[name], inner[name], faults[name]))
-    return times, {name: median(f) for name, f in faults.items()}
+    """{name: per-call times, one per round}, {name: median page faults per call}: after
+    ``warmup`` calls each contender gets an ``inner`` count that makes one block last about
+    ``block`` seconds; each round then runs every contender once (one block), starting from
+    a different one each round (``_common.interleaved``)."""
+    return _common.interleaved(contenders, repeats, warmup, block=block)
 
 
-def median(ts):
-    return float(onp.median(ts))
-
-
-def iqr(ts):
-    q1, q3 = onp.percentile(ts, [25, 75])
-    return float(q3 - q1)
-
-
-def paired_ratio(num, den):
-    """Median over rounds of num[r] / den[r] (the two ran in the same round)."""
-    return float(onp.median(onp.asarray(num) / onp.asarray(den)))
-
-
-def _fmt(seconds):
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.3g} µs"
-    if seconds < 1.0:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds:.3g} s"
-
-
-def _cell(ts):
-    return f"{_fmt(median(ts))} (IQR {_fmt(iqr(ts))})"
+median, iqr, paired_ratio = _common.median, _common.iqr, _common.paired_ratio
+_fmt, _cell = _common.fmt, _common.cell
 
 
 # -- contenders -------------------------------------------------------------------------
@@ -281,13 +206,14 @@ def validate(contenders, reference, what):
 N_JAC, N_HESS = 200, 100
 
 
-def make_problem(seed):
+def make_problem(seed, n_jac=None, n_hess=None):
+    n_jac, n_hess = n_jac or N_JAC, n_hess or N_HESS
     rng = onp.random.default_rng(seed)
-    W = rng.normal(size=(N_JAC, N_JAC)) / onp.sqrt(N_JAC)   # scaled so that tanh is not saturated
-    x = rng.normal(size=N_JAC)
-    A = rng.normal(size=(N_HESS, N_HESS)) / onp.sqrt(N_HESS)
-    x2 = rng.normal(size=N_HESS)
-    v = rng.normal(size=N_HESS)
+    W = rng.normal(size=(n_jac, n_jac)) / onp.sqrt(n_jac)   # scaled so that tanh is not saturated
+    x = rng.normal(size=n_jac)
+    A = rng.normal(size=(n_hess, n_hess)) / onp.sqrt(n_hess)
+    x2 = rng.normal(size=n_hess)
+    v = rng.normal(size=n_hess)
     return W, x, A, x2, v
 
 
@@ -352,7 +278,7 @@ def jacobian_contenders(W, x):
                                          _jax_call(transform(make_f_j()), xj, Wj))
             c[f"jax jit {mode}"] = Contender("jax", f"`jax.jit(jax.{mode})` steady state",
                                              _jax_call(jax.jit(transform(make_f_j())), xj, Wj))
-            compile_rows.append((f"`jax.jit(jax.{mode})` first call / compile",
+            compile_rows.append((f"jax jit {mode}", f"`jax.jit(jax.{mode})` first call / compile",
                                  lambda transform=transform: jax.jit(transform(make_f_j())), (xj, Wj)))
     if autograd is not None:
         def f_a(x):
@@ -382,7 +308,7 @@ def bench_jacobian(W, x, repeats, warmup, block, n_compile):
                     err_msg="closed-form Jacobian vs central differences")
     validate(contenders, ref, "Jacobian")
     times, faults = interleaved({k: c.run for k, c in contenders.items()}, repeats, warmup, block)
-    compiles = [(label, *jit_compile_times(make, args, n_compile)) for label, make, args in compile_rows]
+    compiles = [(label, *jit_compile_times(make, args, n_compile)) for _name, label, make, args in compile_rows]
     return contenders, times, faults, compiles
 
 
@@ -415,7 +341,8 @@ def hessian_contenders(A, x):
         c["jax hessian"] = Contender("jax", "`jax.hessian` (eager)", _jax_call(make_h_j(), xj, Aj))
         c["jax jit hessian"] = Contender("jax", "`jax.jit(jax.hessian)` steady state",
                                          _jax_call(jax.jit(make_h_j()), xj, Aj))
-        compile_rows.append(("`jax.jit(jax.hessian)` first call / compile", lambda: jax.jit(make_h_j()), (xj, Aj)))
+        compile_rows.append(("jax jit hessian", "`jax.jit(jax.hessian)` first call / compile",
+                             lambda: jax.jit(make_h_j()), (xj, Aj)))
     if autograd is not None:
         def g_a(x):
             return anp.sum(anp.tanh(A @ x) ** 2)
@@ -437,7 +364,7 @@ def bench_hessian(A, x, repeats, warmup, block, n_compile):
     for name, h in values.items():
         assert_allclose(h, h.T, rtol=RTOL, atol=ATOL, err_msg=f"Hessian: {name} is not symmetric")
     times, faults = interleaved({k: c.run for k, c in contenders.items()}, repeats, warmup, block)
-    compiles = [(label, *jit_compile_times(make, args, n_compile)) for label, make, args in compile_rows]
+    compiles = [(label, *jit_compile_times(make, args, n_compile)) for _name, label, make, args in compile_rows]
     return contenders, times, faults, compiles
 
 
@@ -479,7 +406,7 @@ def hvp_contenders(A, x, v):
                                   _jax_call(jax.jit(make_hvp_j()), xj, Aj, vj))
         gr["jax jit"] = Contender("jax", "`jax.jit(jax.grad)` steady state",
                                   _jax_call(jax.jit(jax.grad(make_g_j())), xj, Aj))
-        compile_rows.append(("`jax.jit(jax.jvp(jax.grad(f)))` first call / compile",
+        compile_rows.append(("jax jit hvp", "`jax.jit(jax.jvp(jax.grad(f)))` first call / compile",
                              lambda: jax.jit(make_hvp_j()), (xj, Aj, vj)))
     if autograd is not None:
         def g_a(x):
@@ -503,158 +430,19 @@ def bench_hvp(A, x, v, repeats, warmup, block, n_compile):
     contenders = {f"{k} hvp": c for k, c in hv.items()}
     contenders.update({f"{k} grad": c for k, c in gr.items()})
     times, faults = interleaved({k: c.run for k, c in contenders.items()}, repeats, warmup, block)
-    compiles = [(label, *jit_compile_times(make, args, n_compile)) for label, make, args in compile_rows]
+    compiles = [(label, *jit_compile_times(make, args, n_compile)) for _name, label, make, args in compile_rows]
     return hv, gr, contenders, times, faults, compiles
 
 
-# -- profiling wengert ----------------------------------------------------------------------
+# -- profiling wengert: _common.census, kernel_times, profile_wengert ----------------------
 
-def _inner_code(fun, name):
-    for const in fun.__code__.co_consts:
-        if hasattr(const, "co_name") and const.co_name == name:
-            return const
-    return None
-
-
-def census(fn):
-    """Run ``fn`` once under a read-only profile hook (``sys.setprofile``) and count (a)
-    the primitives applied under each kind of trace and (b) the slow paths taken: the
-    ``loop_rule`` batching fallback (one primitive call per batch element) and the rules
-    derived by transposition (``jvp_from_vjp`` / ``vjp_from_jvp`` in core/rules.py)."""
-    from wengert.core import batching as core_batching, forward as core_forward, reverse as core_reverse
-    from wengert.core import rules as core_rules
-    from wengert.numpy import batching as np_batching
-    slow = {_inner_code(np_batching.loop_rule, "rule"): "loop_rule (batching fallback)",
-            _inner_code(core_rules.jvp_from_vjp, "jvp"): "jvp_from_vjp (JVP by transposition)",
-            _inner_code(core_rules.vjp_from_jvp, "vjp"): "vjp_from_jvp (VJP by transposition)"}
-    traces = {core_batching.BatchTrace.process.__code__: "batch",
-              core_forward.JVPTrace.process.__code__: "jvp",
-              core_reverse.ReverseTrace.process.__code__: "reverse"}
-    prims, fallbacks = Counter(), Counter()
-
-    def hook(frame, event, arg):
-        if event != "call":
-            return
-        code = frame.f_code
-        kind = traces.get(code)
-        if kind is not None:
-            prims[(kind, frame.f_locals["prim"].name)] += 1
-            return
-        kind = slow.get(code)
-        if kind is not None:
-            fallbacks[(kind, frame.f_locals["prim"].name)] += 1
-
-    sys.setprofile(hook)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return prims, fallbacks
-
-
-def kernel_times(fn, calls):
-    """Per call (medians over ``calls`` calls): (total time, {primitive: time in its NumPy
-    implementation}). Each primitive's ``impl`` is wrapped with a timer for the duration
-    (about a microsecond per primitive application) and restored afterwards; the rest of
-    the total is Python (tracing, the rules' own code, batching and transform plumbing)
-    and NumPy work done outside any primitive (e.g. the identity basis of a Jacobian)."""
-    from wengert.core.tracer import Primitive
-    gc.unfreeze()
-    all_prims = [o for o in gc.get_objects() if issubclass(type(o), Primitive)]   # no attribute lookups
-    gc.collect()
-    gc.freeze()
-    acc = Counter()
-    depth = [0]
-    clock = time.perf_counter
-
-    def timed(prim, impl):
-        name = prim.name
-
-        def run(*args, **kwargs):
-            if depth[0]:
-                return impl(*args, **kwargs)
-            depth[0] += 1
-            t0 = clock()
-            try:
-                return impl(*args, **kwargs)
-            finally:
-                acc[name] += clock() - t0
-                depth[0] -= 1
-        return run
-
-    saved = [(p, p.impl) for p in all_prims]
-    for p, impl in saved:
-        p.impl = timed(p, impl)
-    totals, per_call = [], []
-    gc.disable()
-    try:
-        for _ in range(calls):
-            acc.clear()
-            t0 = clock()
-            fn()
-            totals.append(clock() - t0)
-            per_call.append(dict(acc))
-    finally:
-        gc.enable()
-        for p, impl in saved:
-            p.impl = impl
-    names = set().union(*per_call)       # medians over calls: robust to a preempted call
-    return statistics.median(totals), {k: statistics.median(d.get(k, 0.0) for d in per_call) for k in names}
-
-
-def profile_wengert(label, fn, calls, unprofiled=None, top=10):
-    prims, fallbacks = census(fn)
-    total, kernels = kernel_times(fn, calls)
-    # cProfile in 5 chunks, keeping the quickest: a chunk in which the process was
-    # preempted (a busy machine) would otherwise swamp the per-call numbers.
-    chunk = max(1, calls // 5)
-    best = None
-    for _ in range(5):
-        pr = cProfile.Profile()
-        gc.disable()
-        pr.enable()
-        for _ in range(chunk):
-            fn()
-        pr.disable()
-        gc.enable()
-        st = pstats.Stats(pr)
-        if best is None or st.total_tt < best.total_tt:
-            best = st
-    st, calls_profiled = best, chunk
-    timed = f" ({_fmt(unprofiled)} per call in the timed repeats)" if unprofiled else ""
-    print(f"\n## profile: {label}{timed}")
-    print("primitives applied per call, by trace: " + ", ".join(
-        f"{kind}:{name} x{n}" for (kind, name), n in sorted(prims.items())))
-    if fallbacks:
-        print("SLOW PATHS per call: " + ", ".join(f"{kind} for `{name}` x{n}"
-                                                 for (kind, name), n in sorted(fallbacks.items())))
-    else:
-        print("slow paths per call: none (no loop_rule batching fallback, no transposition-derived rule)")
-    inside = sum(kernels.values())
-    shares = ", ".join(f"{name} {_fmt(t)} ({100 * t / total:.0f}%)"
-                       for name, t in sorted(kernels.items(), key=lambda kv: -kv[1]) if t / total >= 0.01)
-    print(f"NumPy kernels by primitive, per call of {_fmt(total)} (impls timed, medians of {calls} calls): {shares}; "
-          f"outside the primitives' kernels (Python: tracing, rules, batching, plumbing; and NumPy calls that are "
-          f"no primitive, e.g. building the basis) {_fmt(total - inside)} ({100 * (total - inside) / total:.0f}%)")
-    print(f"cProfile, top {top} by own time, per call (the quickest of 5 runs of {calls_profiled} calls; NumPy "
-          f"ufunc time is charged to the Python caller, e.g. Primitive.__call__ or a trace's process):")
-    root = os.path.dirname(os.path.dirname(wengert.__file__)) + os.sep
-    rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:top]
-    print(f"  {'calls':>7} {'own':>9} {'cumulative':>11}  function")
-    for (file, line, func), (cc, nc, tt, ct, _) in rows:
-        where = f"{file.replace(root, '')}:{line}({func})" if line else func
-        print(f"  {nc / calls_profiled:7.1f} {_fmt(tt / calls_profiled):>9} {_fmt(ct / calls_profiled):>11}  {where}")
+census, kernel_times, profile_wengert = _common.census, _common.kernel_times, _common.profile_wengert
 
 
 # -- report -------------------------------------------------------------------------------
 
 def _versions():
-    def v(dist):
-        try:
-            from importlib.metadata import version
-            return version(dist)
-        except Exception:  # pragma: no cover
-            return "not installed"
+    v = _common.version
     return (f"wengert {wengert.__version__}, torch {v('torch')}, jax {v('jax')} (jaxlib {v('jaxlib')}), "
             f"autograd {v('autograd')}; numpy {onp.__version__}, Python {platform.python_version()}")
 
@@ -670,6 +458,7 @@ def main(args):
     block = (args.block if args.block is not None else (2.0 if quick else 20.0)) * 1e-3
     n_compile = 1 if quick else 3
     only = [w for w in WORKLOADS if w in set(args.only or WORKLOADS)]
+    load_libraries()
     limit_threads(args.threads)
     W, x, A, x2, v = make_problem(args.seed)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -42,14 +42,16 @@ def _parse_args(argv=None):
 
 
 ARGS = _parse_args() if __name__ == "__main__" else None
-if ARGS is not None and ARGS.threads > 0:
-    # Must happen before NumPy loads its BLAS.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[_var] = str(ARGS.threads)
 
-import gc  # noqa: E402
+try:
+    from . import _common  # noqa: E402
+except ImportError:  # run as a script: benchmarks/ is on sys.path
+    import _common  # noqa: E402
+
+if ARGS is not None:
+    _common.set_thread_env(ARGS.threads, xla=False)     # must happen before NumPy loads its BLAS
+
 import platform  # noqa: E402
-import time  # noqa: E402
 
 import numpy as onp  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
@@ -62,51 +64,21 @@ import wengert  # noqa: E402
 import wengert.numpy as wnp  # noqa: E402
 from wengert import grad, stop_gradient, value_and_grad  # noqa: E402
 
+try:
+    from .workloads import make_mlp_hand, mlp_problem as _mlp_problem  # noqa: E402
+except ImportError:
+    from workloads import make_mlp_hand, mlp_problem as _mlp_problem  # noqa: E402
 
-# -- timing ---------------------------------------------------------------------------
 
-def _time_block(fn, inner):
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        return (time.perf_counter() - t0) / inner
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
+# -- timing (_common.py, shared with bench_jacobians.py and the suite) ----------------------
 
 def interleaved(contenders, repeats, warmup, inner):
     """{name: per-call times, one per round}. Each round runs every contender once (one
     block of ``inner`` calls), starting from a different contender each round."""
-    names = list(contenders)
-    for name in names:
-        for _ in range(warmup):
-            contenders[name]()
-    times = {name: [] for name in names}
-    for r in range(repeats):
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
-            times[name].append(_time_block(contenders[name], inner))
-    return times
+    return _common.interleaved(contenders, repeats, warmup, inner=inner)[0]
 
 
-def median(ts):
-    return float(onp.median(ts))
-
-
-def paired_ratio(num, den):
-    """Median over rounds of num[r] / den[r]: the two ran back to back in each round, so
-    this ratio is robust to load that drifts between rounds."""
-    return float(onp.median(onp.asarray(num) / onp.asarray(den)))
-
-
-def iqr(ts):
-    q1, q3 = onp.percentile(ts, [25, 75])
-    return float(q3 - q1)
+median, paired_ratio, iqr = _common.median, _common.paired_ratio, _common.iqr
 
 
 # -- (a) logistic map -----------------------------------------------------------------
@@ -153,15 +125,7 @@ BATCH = 128
 
 
 def mlp_problem(seed):
-    rng = onp.random.default_rng(seed)
-    params = {}
-    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-        params[f"W{i}"] = rng.normal(size=(a, b)) / onp.sqrt(a)
-        params[f"b{i}"] = 0.1 * rng.normal(size=b)
-    X = rng.normal(size=(BATCH, SIZES[0]))
-    y = rng.integers(0, SIZES[-1], size=BATCH)
-    Y = onp.eye(SIZES[-1])[y]
-    return params, X, Y
+    return _mlp_problem(seed, SIZES, BATCH)
 
 
 def make_mlp_loss(xp, const, X, Y):
@@ -177,45 +141,6 @@ def make_mlp_loss(xp, const, X, Y):
         logp = s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
         return -xp.sum(Y * logp) / n
     return loss
-
-
-def make_mlp_hand(X, Y):
-    """Hand-written forward pass and backpropagation: returns (loss, gradient dict)."""
-    n = X.shape[0]
-    XT = X.T
-
-    def forward(p):
-        h0 = onp.tanh(X @ p["W0"] + p["b0"])
-        h1 = onp.tanh(h0 @ p["W1"] + p["b1"])
-        s = h1 @ p["W2"] + p["b2"]
-        s -= s.max(axis=1, keepdims=True)
-        e = onp.exp(s)
-        se = e.sum(axis=1, keepdims=True)
-        return -onp.sum(Y * (s - onp.log(se))) / n
-
-    def value_and_grad_hand(p):
-        h0 = onp.tanh(X @ p["W0"] + p["b0"])
-        h1 = onp.tanh(h0 @ p["W1"] + p["b1"])
-        s = h1 @ p["W2"] + p["b2"]
-        s -= s.max(axis=1, keepdims=True)
-        e = onp.exp(s)
-        se = e.sum(axis=1, keepdims=True)
-        loss = -onp.sum(Y * (s - onp.log(se))) / n
-        dz = e / se
-        dz -= Y
-        dz /= n                                  # d loss / d logits = (softmax - Y) / n
-        g = {"W2": h1.T @ dz, "b2": dz.sum(axis=0)}
-        da = dz @ p["W2"].T
-        da *= 1.0 - h1 * h1                      # tanh' = 1 - tanh^2
-        g["W1"] = h0.T @ da
-        g["b1"] = da.sum(axis=0)
-        da = da @ p["W1"].T
-        da *= 1.0 - h0 * h0
-        g["W0"] = XT @ da
-        g["b0"] = da.sum(axis=0)
-        return loss, g
-
-    return forward, value_and_grad_hand
 
 
 def bench_mlp(repeats, warmup, inner, seed):
@@ -319,12 +244,7 @@ def main(args):
     return 0
 
 
-def _version(dist):
-    try:
-        from importlib.metadata import version
-        return version(dist)
-    except Exception:  # pragma: no cover
-        return "?"
+_version = _common.version
 
 
 if __name__ == "__main__":
