@@ -122,3 +122,23 @@ def test_value_and_grad_returns_the_plain_value():
     v, g = value_and_grad(lambda x: np.sum(x ** 2))(onp.arange(3.0))
     assert type(v) in (float, onp.float64) and v == 5.0
     onp.testing.assert_allclose(g, [0.0, 2.0, 4.0])
+
+
+def test_low_rank_cotangents_of_a_weight_used_at_every_step():
+    """W @ x in a loop: W's cotangent is kept as rank-1 factors and formed once; mixing it
+    with dense and sparse terms, and float32, gives the same gradient as the dense sum."""
+    rng = onp.random.default_rng(0)
+    W = rng.standard_normal((6, 6)) * 0.4
+    x0 = rng.standard_normal(6)
+
+    def loss(W, x):
+        for i in range(40):               # more terms than (6 + 6) / (6 * 6) folds: exercises folding
+            x = np.tanh(W @ x) + 0.1 * W[i % 6]
+        return np.sum(x ** 2) + np.sum(W * W)
+
+    gW, gx = grad(loss, argnums=(0, 1))(W, x0)
+    from wengert import check_grads
+    check_grads(loss, (W, x0), modes=("rev",), order=2)
+    g32 = grad(loss)(W.astype(onp.float32), x0.astype(onp.float32))
+    assert g32.dtype == onp.float32
+    onp.testing.assert_allclose(g32, gW, rtol=2e-3, atol=2e-4)

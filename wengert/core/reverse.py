@@ -10,7 +10,7 @@ import numpy as _np
 
 from ..errors import EscapedTracerError
 from .tracer import Trace, box_class, enter_level, exit_level, getval
-from .vspace import Sparse, accumulate, fit
+from .vspace import _LAZY, accumulate, fit
 
 _LEAF = None  # the primitive slot of an input record
 _ndarray = _np.ndarray
@@ -97,7 +97,7 @@ def backward(records, seeds, inputs, free):
         if free:
             records[i] = None
             adj[i] = None
-        if g.__class__ is Sparse:
+        if g.__class__ in _LAZY:
             g = g.dense()
         joint = prim.vjp_joint
         if joint is None:

@@ -94,8 +94,8 @@ def fit(c, x):
             return c
     elif isinstance(c, float) and isinstance(x, float):   # Python float or numpy float64
         return c
-    if c.__class__ is Sparse:
-        return c
+    if c.__class__ in _LAZY:
+        return c                  # built with x's shape and dtype
     xs = shape_of(x)
     if shape_of(c) != xs:
         c = sum_to(c, xs)
@@ -156,13 +156,58 @@ def _is_basic(index):
     return all(i is None or i is Ellipsis or isinstance(i, (slice, int, _np.integer)) for i in items)
 
 
+class LowRank:
+    """A cotangent that is a sum of outer products ``sum_i u_i v_i^T`` (from ``W @ x``),
+    kept as its factors and formed with one matrix product when it is needed.
+
+    A weight used at every step of a loop gets one rank-1 term per step; adding each as a
+    full matrix costs an n x k allocation and addition per step. The factors are folded
+    into a dense part in blocks, whenever they would take more memory than the matrix."""
+
+    __slots__ = ("shape", "dtype", "us", "vs", "base")
+
+    def __init__(self, shape, dtype, u, v):
+        self.shape, self.dtype, self.us, self.vs, self.base = shape, dtype, [u], [v], None
+
+    def extend(self, other):
+        self.us += other.us
+        self.vs += other.vs
+        if other.base is not None:
+            self._fold(other.base)
+        n, k = self.shape
+        if len(self.us) * (n + k) > n * k:
+            self._fold(None)
+        return self
+
+    def _fold(self, extra):
+        block = _np.stack(self.us).T @ _np.stack(self.vs)
+        self.us, self.vs = [], []
+        if extra is not None:
+            block += extra
+        self.base = block if self.base is None else self.base + block
+
+    def dense(self):
+        if self.us:
+            self._fold(None)
+        return self.base.astype(self.dtype, copy=False)
+
+    def add_into(self, out):
+        out += self.dense()
+        return out
+
+
+_LAZY = (Sparse, LowRank)
+
+
 def accumulate(prev, c, owned):
     """``prev + c`` for cotangents. ``owned`` says ``prev`` is a fresh array of ours
     that may be updated in place (it avoids one full-array allocation per term)."""
-    if prev.__class__ is Sparse:
+    if prev.__class__ is LowRank and c.__class__ is LowRank:
+        return prev.extend(c), owned
+    if prev.__class__ in _LAZY:
         prev = prev.dense()
         owned = True
-    if c.__class__ is Sparse:
+    if c.__class__ in _LAZY:
         if prev.__class__ is _ndarray:
             if not owned:
                 prev = prev.copy()
@@ -176,7 +221,7 @@ def accumulate(prev, c, owned):
 
 
 def densify(c):
-    return c.dense() if c.__class__ is Sparse else c
+    return c.dense() if c.__class__ in _LAZY else c
 
 
 def zeros_like_value(x):

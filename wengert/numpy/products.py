@@ -19,7 +19,7 @@ import numpy as _np
 
 from ..core import Primitive, defjvp, defvjp
 from ..core.tracer import Box, getval
-from ..core.vspace import broadcast_to, dtype_of, shape_of
+from ..core.vspace import LowRank, broadcast_to, dtype_of, shape_of
 from ._helpers import _ndim
 from ._wrap import contains_box, nondiff
 from .elementwise import conj, multiply
@@ -160,6 +160,8 @@ def _matmul_vjp_a(g, ans, a, b):
     if nb == 1:
         if na == 1:
             return g * b
+        if na == 2 and g.__class__ is _np.ndarray and b.__class__ is _np.ndarray:
+            return LowRank(shape_of(a), dtype_of(a), g, b)  # outer(g, b), formed when needed
         return reshape(g, shape_of(g) + (1,)) * b          # (..., n, 1) * (k,)
     if na == 1 or (na == 2 and nb > 2):
         # a has no batch dimensions: contract g with b over the batch axes and m at once
