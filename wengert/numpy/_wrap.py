@@ -37,12 +37,17 @@ NONDIFF = frozenset("""
 
 
 def contains_box(obj):
+    """Whether a traced value is ``obj`` or inside its lists, tuples and dicts. (Wrappers
+    call this on every argument tuple, so the common cases return early.)"""
     if isinstance(obj, Box):
         return True
     if isinstance(obj, (list, tuple)):
-        return any(contains_box(o) for o in obj)
+        for o in obj:
+            if isinstance(o, Box) or (isinstance(o, (list, tuple, dict)) and contains_box(o)):
+                return True
+        return False
     if isinstance(obj, dict):
-        return any(contains_box(o) for o in obj.values())
+        return contains_box(list(obj.values())) if obj else False
     return False
 
 

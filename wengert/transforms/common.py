@@ -20,12 +20,16 @@ def argnums_tuple(argnums, nargs, op):
 
 
 def check_input(op, position, leaf):
+    """``position`` names the argument in the error: a string, or a function giving one."""
     value = getval(leaf)
+    if value.__class__ is float or (value.__class__ is _np.ndarray and value.dtype.kind in "fc"):
+        return
     try:
         dtype = dtype_of(value)
     except TypeError:
         dtype = None
     if dtype is None or dtype.kind not in "fc" or isinstance(value, (bool, _np.bool_)):
+        position = position() if callable(position) else position
         raise NonDifferentiableInputError(op, position, value, dtype if dtype is not None else type(value).__name__)
 
 
@@ -44,7 +48,7 @@ class Selected:
         self.trees = [args[i] for i in argnums]
         self.leaves, self.tree = tree_flatten(self.trees)
         for k, leaf in enumerate(self.leaves):
-            check_input(op, self._leaf_name(k), leaf)
+            check_input(op, lambda k=k: self._leaf_name(k), leaf)
 
     def call(self, fun, leaf_values):
         """``fun`` applied to the arguments with the selected leaves replaced."""
