@@ -1,5 +1,6 @@
-"""Cotangent arithmetic: matching a cotangent to its primal, adding cotangents,
-sparse cotangents, and zeros.
+"""Cotangent arithmetic: matching a cotangent to its primal, adding cotangents, lazy
+cotangents (``Sparse`` from indexing, ``LowRank`` from matrix-vector products, formed
+only when needed), and zeros.
 
 The backward pass calls ``fit`` on every cotangent a rule returns, so broadcasting is
 undone and the primal's dtype restored in exactly one place (float32 in, float32 out;
