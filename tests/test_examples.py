@@ -1,15 +1,6 @@
 """The examples run and show what they claim."""
-import importlib.util
-import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.examples_loader import load_example as _load
 
 
 def test_forward_gradient_descent():

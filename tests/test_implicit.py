@@ -1,18 +1,16 @@
 """fixed_point (derivatives by the implicit function theorem), and plain-Python loops with
 data-dependent stops, early breaks and recursion differentiated by tracing."""
 import collections
-import importlib.util
-import pathlib
 
 import numpy as onp
 import pytest
 
 import wengert.numpy as np
 from wengert import check_grads, grad, hessian, jacfwd, jacrev, jvp, vjp
+from tests.examples_loader import load_example
 from wengert.transforms.implicit import fixed_point
 
 R = onp.random.default_rng(11)
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
 # -- a scalar fixed point with known derivatives -------------------------------------------------------
@@ -209,14 +207,9 @@ def test_closing_over_a_traced_value_is_reported():
 
 # -- plain-Python loops with data-dependent stops, breaks and recursion ---------------------------------
 
-def halve_until_converged(x, eps=1e-3):
-    """The adaptive loop of the founding notes (seed 003): x <- x/2, stop when |x - x_old| < eps."""
-    while True:
-        x_old = x
-        x = x / 2
-        if abs(x - x_old) < eps:
-            break
-    return x
+# the adaptive loop of the founding notes (seed 003) and a Newton iteration, as the example runs them
+ADAPTIVE = load_example("adaptive_loop")
+halve_until_converged, newton_sqrt = ADAPTIVE.halve_until_converged, ADAPTIVE.newton_sqrt
 
 
 @pytest.mark.parametrize("x0", [3.0, 0.01, 123.4])
@@ -245,11 +238,6 @@ def test_adaptive_loop_on_arrays():
 
 
 def test_newton_while_loop_converges_to_the_true_derivative():
-    def newton_sqrt(a):
-        x = a
-        while abs(x * x - a) > 1e-15 * a:
-            x = 0.5 * (x + a / x)
-        return x
     for a in (0.3, 2.0, 50.0):
         assert grad(newton_sqrt)(a) == pytest.approx(0.5 / onp.sqrt(a), rel=1e-10)
         assert jvp(newton_sqrt, (a,), (1.0,))[1] == pytest.approx(0.5 / onp.sqrt(a), rel=1e-10)
@@ -287,10 +275,7 @@ def test_recursion():
 
 
 def test_the_adaptive_loop_example():
-    spec = importlib.util.spec_from_file_location("adaptive_loop", EXAMPLES / "adaptive_loop.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    r = module.main(verbose=False)
+    r = ADAPTIVE.main(verbose=False)
     assert r["halving_grad"] == r["halving_exact"]
     assert r["halving_fd"] == pytest.approx(r["halving_exact"], rel=1e-6)
     assert r["newton_grad"] == pytest.approx(r["newton_exact"], rel=1e-10)

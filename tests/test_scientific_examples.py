@@ -1,19 +1,10 @@
 """The scientific examples (examples/gaussian_mixture.py, lotka_volterra.py,
 black_scholes.py) run and show what they claim."""
-import importlib.util
-import pathlib
 
 import numpy as onp
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.examples_loader import load_example as _load
 
 
 def test_black_scholes_greeks_match_closed_forms():

@@ -11,7 +11,7 @@ import scipy.stats as st
 import wengert.numpy as np
 import wengert.scipy.stats as ws
 from tests.numpy.specs import check
-from wengert import MissingRuleError, elementwise_grad, grad, hessian, jacfwd, jacrev, jvp, vjp
+from wengert import MissingRuleError, elementwise_grad, grad, hessian, jacfwd, jacrev, vjp
 
 R = onp.random.default_rng(7)
 

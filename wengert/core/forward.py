@@ -8,9 +8,8 @@ that do not depend on the inputs carry no tangent and cost nothing.
 instead of re-running the program.
 """
 from ..errors import EscapedTracerError
-from .reverse import _differentiable
 from .tracer import Trace, box_class, enter_level, exit_level
-from .vspace import add, fit_tangent
+from .vspace import add, fit_tangent, is_differentiable
 
 
 def push_tangents(prim, argnums, tangents, ans, vals, kwargs):
@@ -47,7 +46,7 @@ class JVPTrace(Trace):
         if self.closed:
             raise EscapedTracerError(prim.name)
         ans, vals, argnums, tangents = self.apply(prim, args, kwargs, nboxes)
-        if not _differentiable(ans):
+        if not is_differentiable(ans):
             return ans
         t = push_tangents(prim, argnums, tangents, ans, vals, kwargs)
         if t is None:

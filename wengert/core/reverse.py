@@ -9,19 +9,11 @@ reference cycles and is freed as soon as the last reference to it goes.
 import numpy as _np
 
 from ..errors import EscapedTracerError
-from .tracer import Trace, box_class, enter_level, exit_level, getval
-from .vspace import _LAZY, accumulate, fit
+from .tracer import Trace, box_class, enter_level, exit_level
+from .vspace import _LAZY, accumulate, fit, is_differentiable
 
 _LEAF = None  # the primitive slot of an input record
 _ndarray = _np.ndarray
-
-
-def _differentiable(value):
-    value = getval(value)
-    if isinstance(value, (float, complex)):
-        return True
-    dtype = getattr(value, "dtype", None)
-    return dtype is not None and dtype.kind in "fc"
 
 
 class ReverseTrace(Trace):
@@ -41,7 +33,7 @@ class ReverseTrace(Trace):
     def process(self, prim, args, kwargs, nboxes):
         ans, vals, argnums, ids = self.apply(prim, args, kwargs, nboxes)
         c = ans.__class__
-        if c is not float and not (c is _ndarray and ans.dtype.kind in "fc") and not _differentiable(ans):
+        if c is not float and not (c is _ndarray and ans.dtype.kind in "fc") and not is_differentiable(ans):
             return ans                        # integer or boolean results carry no derivative
         records = self.records
         try:

@@ -13,7 +13,7 @@ import operator
 import numpy as _np
 
 from .rules import def_linear, defvjp
-from .tracer import Box, Primitive
+from .tracer import Box, Primitive, getval
 
 _ndarray = _np.ndarray
 
@@ -28,8 +28,14 @@ def dtype_of(x):
     return _np.result_type(x)
 
 
-def is_differentiable_dtype(dtype):
-    return dtype.kind in "fc"
+def is_differentiable(value):
+    """Whether ``value`` (under any boxes) is a float or complex scalar or array: only such
+    values carry derivatives."""
+    value = getval(value)
+    if isinstance(value, (float, complex)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and dtype.kind in "fc"
 
 
 # -- linear core primitives, each the transpose of another ---------------------------
@@ -226,11 +232,9 @@ def densify(c):
 
 
 def zeros_like_value(x):
-    x = _np.asarray(x) if not isinstance(x, (float, complex)) else x
-    if isinstance(x, float):
-        return 0.0
-    if isinstance(x, complex):
-        return 0j
+    if isinstance(x, (float, complex)):
+        return type(x)(0)
+    x = _np.asarray(x)
     return _np.zeros(x.shape, x.dtype)
 
 

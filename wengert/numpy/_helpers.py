@@ -2,7 +2,6 @@
 stacks through ``constructors.array``, imported when it is needed)."""
 import numpy as _np
 
-from ..core.tracer import getval
 from ..core.vspace import shape_of
 from ._wrap import contains_box
 
@@ -21,11 +20,6 @@ def reduced_shape(shape, axis, keepdims):
     cotangent back to a shape that broadcasts against the input."""
     axes = normalize_axes(axis, len(shape))
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
-
-
-def static(x):
-    """A value that must not be traced (an index, a shape, an axis)."""
-    return getval(x)
 
 
 def _as_array(a):

@@ -951,7 +951,6 @@ def _qr_q_perp_jvp(t, ans, a):
 
 
 def _qr_q_perp_vjp(g, ans, a):
-    n = _shape_of(a)[-1]
     q, r1 = _qr_q_p(a), _qr_r_p(a)
     xbar = _ew.negative(_conj(_matmul(_matmul(ans, _mT(g)), q)))
     return _mT(_solve_p(r1, _mT(xbar)))
@@ -1305,7 +1304,7 @@ def lstsq(a, b, rcond=None):
         if len(_shape_of(x)) != 2:
             raise _np.linalg.LinAlgError(
                 f"{len(_shape_of(x))}-dimensional array given. Array must be two-dimensional")
-    (m, n), k = _shape_of(a), _shape_of(b2)[1]
+    m, n = _shape_of(a)
     if m != _shape_of(b2)[0]:
         raise _np.linalg.LinAlgError("Incompatible dimensions")
     t = _np.result_type(_dtype_of(a), _dtype_of(b2), _np.float64)

@@ -260,16 +260,23 @@ def _rev_affine_scan(a, b, ax, n):
     return b
 
 
+def _exclusive_prefix(ans, x, axis, n):
+    """(the exclusive prefix products L_j = y_{j-1} with L_0 = 1, the shape of one slice
+    along ``axis``) for the cumulative product ``ans`` of ``x``."""
+    shape = shape_of(x)
+    edge = shape[:axis] + (1,) + shape[axis + 1:]
+    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _along(axis, slice(0, n - 1)))], axis=axis)
+    return left, edge
+
+
 def _cumprod_vjp(g, ans, x, axis):
     # y_i = prod_{k<=i} x_k, so  dL/dx_j = sum_{i>=j} g_i prod_{k<=i, k!=j} x_k = L_j * S_j
     # with L_j = y_{j-1} (the exclusive prefix product, L_0 = 1) and
     # S_j = g_j + x_{j+1} S_{j+1}: exact with zeros, no division.
-    shape = shape_of(x)
-    n = shape[axis]
+    n = shape_of(x)[axis]
     if n == 0:
         return g
-    edge = shape[:axis] + (1,) + shape[axis + 1:]
-    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _along(axis, slice(0, n - 1)))], axis=axis)
+    left, edge = _exclusive_prefix(ans, x, axis, n)
     coef = concatenate([getitem(x, _along(axis, slice(1, None))), _np.zeros(edge, dtype_of(x))], axis=axis)
     return multiply(left, _rev_affine_scan(coef, g, axis, n))
 
@@ -278,12 +285,10 @@ def _cumprod_jvp(t, ans, x, axis):
     # dy_i = sum_{j<=i} t_j prod_{k<=i, k!=j} x_k = D_i with D_i = L_i t_i + x_i D_{i-1}
     # (D_{-1} = 0, L the exclusive prefix product): the forward scan, as the reverse
     # scan of the reversed arrays. Exact with zeros, no division.
-    shape = shape_of(x)
-    n = shape[axis]
+    n = shape_of(x)[axis]
     if n == 0:
         return t
-    edge = shape[:axis] + (1,) + shape[axis + 1:]
-    left = concatenate([_np.ones(edge, dtype_of(ans)), getitem(ans, _along(axis, slice(0, n - 1)))], axis=axis)
+    left, _ = _exclusive_prefix(ans, x, axis, n)
     return _reverse(_rev_affine_scan(_reverse(x, axis), _reverse(multiply(left, t), axis), axis, n), axis)
 
 

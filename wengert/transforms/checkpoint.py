@@ -37,10 +37,10 @@ import numpy as _np
 from ..core.forward import trace_forward
 from ..core.pytree import _node as _tree_node
 from ..core.pytree import tree_flatten
-from ..core.reverse import ReverseTrace, _differentiable, backward, trace_reverse
+from ..core.reverse import ReverseTrace, backward, trace_reverse
 from ..core.rules import defjvp_argnums, defvjp_argnums
 from ..core.tracer import Box, Primitive, Trace, box_class, enter_level, exit_level, getval
-from ..core.vspace import accumulate, cast, densify, dtype_of, fit, shape_of, zeros_like_value
+from ..core.vspace import accumulate, cast, densify, dtype_of, fit, is_differentiable, shape_of, zeros_like_value
 from ..errors import WengertError
 from .batch import vmap_flat
 
@@ -238,7 +238,7 @@ class _Packer:
 
     def __init__(self, leaves, tree):
         self.tree = tree
-        self.diff = [k for k, leaf in enumerate(leaves) if _differentiable(leaf)]
+        self.diff = [k for k, leaf in enumerate(leaves) if is_differentiable(leaf)]
         diff = set(self.diff)
         self.shapes = [tuple(shape_of(leaves[k])) for k in self.diff]
         self.dtypes = [dtype_of(leaves[k]) for k in self.diff]
@@ -352,7 +352,7 @@ class _SaveTrace(Trace):
         ans = prim(*vals, **kwargs)
         if self.policy(prim.name):
             self.saved.append((prim, ans))
-        if not _differentiable(ans):
+        if not is_differentiable(ans):
             return ans
         return box_class[0](ans, self, None)
 
@@ -378,7 +378,7 @@ class _ReplayTrace(Trace):
             ans = _Saved(prim, value)(*vals, **kwargs)
         else:
             ans = prim(*vals, **kwargs)
-        if not _differentiable(ans):
+        if not is_differentiable(ans):
             return ans
         return box_class[0](ans, self, None)
 
@@ -405,7 +405,7 @@ def _under(trace_cls, spec, vals, *extra):
     level, token = enter_level()
     trace = trace_cls(level, spec.policy, *extra)
     try:
-        boxed = [box_class[0](v, trace, None) if _differentiable(v) else v for v in vals]
+        boxed = [box_class[0](v, trace, None) if is_differentiable(v) else v for v in vals]
         leaves = spec.call(boxed)
     finally:
         exit_level(token)
@@ -660,7 +660,7 @@ class _Tape:
 
     def __init__(self, spec, state, consts, const_pos):
         n = len(state)
-        self.carry_pos = [k for k, v in enumerate(state) if _differentiable(v)]
+        self.carry_pos = [k for k, v in enumerate(state) if is_differentiable(v)]
         self.const_pos = list(const_pos)
         positions = self.carry_pos + [n + j for j in const_pos]
         out, trace, self.records = trace_reverse(lambda *xs: spec.call(list(xs[:n]), list(xs[n:])),
@@ -722,7 +722,7 @@ def _loop_impl(*vals, spec):
     n = spec.n_carry
     state, consts = list(vals[:n]), list(vals[n:])
     snaps = {0: state}
-    const_pos = [j for j, v in enumerate(consts) if _differentiable(v)]
+    const_pos = [j for j, v in enumerate(consts) if is_differentiable(v)]
     tape = None
     for action in revolve_schedule(spec.n_steps, spec.snapshots):
         kind = action[0]

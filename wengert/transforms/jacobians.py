@@ -7,7 +7,6 @@ axis, and the batching rules carry that axis through every primitive.
 import numpy as _np
 
 from ..core.pytree import tree_flatten
-from ..core.tracer import getval
 from ..core.vspace import dtype_of, shape_of
 from .batch import vmap_flat
 from .common import Selected, nary, select
@@ -37,8 +36,7 @@ def _reshape(x, shape):
 def _move_front_to_back(x, n_front):
     """Axes ``(a..., b...)`` with ``n_front`` leading ``a`` axes reordered to ``(b..., a...)``."""
     from ..numpy import transpose
-    nd = len(shape_of(x)) if not hasattr(x, "ndim") else x.ndim
-    nd = _np.ndim(getval(x)) if nd is None else nd
+    nd = len(shape_of(x))
     return transpose(x, tuple(range(n_front, nd)) + tuple(range(n_front)))
 
 
