@@ -80,3 +80,129 @@ def test_dynamic_programming_table_filled_cell_by_cell():
     eps = 1e-6
     e0 = onp.eye(5)[2] * eps
     assert ga[2] == pytest.approx((soft_dtw(a + e0, b) - soft_dtw(a - e0, b)) / (2 * eps), rel=1e-5)
+
+
+# -- plain ndarrays: receiving a traced value, and writes the backward pass would see ----------
+
+import wengert  # noqa: E402
+from wengert import value_and_grad, vjp  # noqa: E402
+from wengert.core.saved import held_count  # noqa: E402
+from wengert.errors import SavedArrayWriteError, TracedConversionError  # noqa: E402
+
+
+@pytest.mark.parametrize("store", [lambda out, x: out.__setitem__(0, x[1]),          # out[0] = x[1]
+                                   lambda out, x: out.__setitem__((1,), x[0] * 2.0),
+                                   lambda out, x: out.__setitem__(slice(None), x)])
+@pytest.mark.parametrize("transform", [lambda f, x: grad(f)(x), lambda f, x: jvp(f, (x,), (x,)),
+                                       lambda f, x: jacfwd(f)(x)])
+def test_a_plain_ndarray_receiving_a_traced_value_raises_a_clear_error(store, transform):
+    def f(x):
+        out = onp.zeros(3)
+        store(out, x)
+        return np.sum(out * x)
+    with pytest.raises(TracedConversionError, match="plain ndarray|storing into an ndarray") as info:
+        transform(f, onp.ones(3))
+    assert "stop_gradient" in str(info.value) and "np.stack" in str(info.value)
+
+
+def test_numpys_own_sequence_error_is_left_alone():
+    def f(x):
+        out = onp.zeros(3)
+        out[0] = [1.0, 2.0]                 # a genuine NumPy error, nothing traced involved
+        return np.sum(x)
+    with pytest.raises(ValueError, match="sequence") as info:
+        grad(f)(onp.ones(3))
+    assert not isinstance(info.value, TracedConversionError)
+
+
+def tanh_layer(W):
+    return lambda x: np.sum(np.tanh(W @ x))
+
+
+@pytest.mark.parametrize("write", [lambda W, V: W.__setitem__((0, 0), 5.0),      # the constant itself
+                                   lambda W, V: W.__setitem__((1, 1), 5.0),      # its base, via a view's use
+                                   lambda W, V: V.__imul__(2.0)])               # the view that was used
+def test_writing_into_an_array_the_tape_saved_is_an_error_not_a_wrong_gradient(write):
+    W = R.normal(size=(3, 3))
+    V = W[1]                        # a view: the tape holds it and its base
+
+    def f(x):
+        y = np.tanh(W @ x) + np.sin(V * x)
+        write(W, V)                 # would change what the backward pass reads
+        return np.sum(y)
+    with pytest.raises(SavedArrayWriteError, match="a = a.copy()"):
+        grad(f)(onp.ones(3))
+    assert W.flags.writeable and V.flags.writeable and held_count() == 0
+    W[0, 0] = 1.0                   # writeable again once the derivative is done
+
+
+def test_held_arrays_are_released_after_grad_and_exceptions():
+    W = R.normal(size=(3, 3))
+    grad(tanh_layer(W))(onp.ones(3))
+    assert W.flags.writeable and held_count() == 0
+
+    def fails(x):
+        np.tanh(W @ x)
+        raise KeyError("user error")
+    with pytest.raises(KeyError):
+        grad(fails)(onp.ones(3))
+    assert W.flags.writeable and held_count() == 0
+
+
+def test_vjp_holds_its_constants_inputs_and_outputs_until_the_pullback_is_freed():
+    W, x = R.normal(size=(3, 3)), onp.ones(3)
+    out, pullback = vjp(lambda x: np.tanh(W @ x), x)
+    assert not (W.flags.writeable or x.flags.writeable or out.flags.writeable)
+    with pytest.raises(ValueError, match="read-only"):
+        out *= 2.0                  # tanh's backward pass reads its output
+    g1 = pullback(onp.ones(3))[0]
+    onp.testing.assert_allclose(g1, W.T @ (1 - onp.tanh(W @ x) ** 2))
+    del pullback
+    assert W.flags.writeable and x.flags.writeable and out.flags.writeable and held_count() == 0
+
+
+def test_overlapping_tapes_release_an_array_only_when_the_last_one_lets_go():
+    W = R.normal(size=(4, 4))
+    view = W[:2]
+    _, first = vjp(lambda x: np.sum(np.tanh(W @ x)), onp.ones(4))
+    _, second = vjp(lambda x: np.sum(view @ x), onp.ones(4))
+    del first                       # released out of order: the second still reads W's rows
+    assert not W.flags.writeable and not view.flags.writeable
+    del second
+    assert W.flags.writeable and view.flags.writeable and held_count() == 0
+
+
+def test_an_array_that_was_read_only_stays_read_only():
+    W = R.normal(size=(3, 3))
+    W.flags.writeable = False
+    value_and_grad(tanh_layer(W))(onp.ones(3))
+    assert not W.flags.writeable and held_count() == 0
+
+
+def test_nested_derivatives_hold_and_release():
+    W = R.normal(size=(3, 3))
+    h = jacfwd(jacrev(tanh_layer(W)))(onp.ones(3))
+    assert h.shape == (3, 3) and W.flags.writeable and held_count() == 0
+
+
+def test_stop_gradient_of_a_traced_array_is_read_only():
+    def f(x):
+        y = np.tanh(x)
+        c = wengert.stop_gradient(y)
+        c[0] = 0.0                  # would overwrite tanh's output, which its rule reads
+        return np.sum(y * c)
+    with pytest.raises(SavedArrayWriteError):
+        grad(f)(onp.ones(3))
+    plain = onp.ones(2)
+    assert wengert.stop_gradient(plain) is plain and plain.flags.writeable
+
+
+def test_constants_of_additions_are_not_held():
+    C = onp.ones(3)
+
+    def f(x):
+        y = np.sin(x) + C - C * 0.0 + (x - C)   # C * 0.0 is untraced; + and - need only shapes
+        C[0] = 2.0                  # harmless: the gradient does not read C
+        return np.sum(y)
+    onp.testing.assert_allclose(grad(f)(onp.zeros(3)), [2.0, 2.0, 2.0])
+    assert held_count() == 0

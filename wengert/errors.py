@@ -4,6 +4,9 @@ Each message says what went wrong, where (primitive, argument, mode), and what t
 do instead. The classes also derive from the builtin exception a user would
 expect (TypeError, NotImplementedError, ...), so existing ``except`` clauses work.
 """
+import threading
+
+_refused = threading.local()     # the last conversion refused in this thread (see core/saved.py)
 
 
 class WengertError(Exception):
@@ -68,6 +71,7 @@ class TracedConversionError(WengertError, TypeError):
     """A traced value was about to be turned into a plain number or NumPy array."""
 
     def __init__(self, what):
+        _refused.what = what
         super().__init__(
             f"{what} of a traced value would drop its derivative. Keep the computation in "
             f"wengert.numpy (or plain NumPy functions on the traced value), build arrays with "
@@ -83,6 +87,26 @@ class InPlaceUpdateError(WengertError, TypeError):
             f"{what} on a traced array is not supported: the backward pass may still need the "
             f"old contents. Build a new array instead, e.g. np.where(mask, v, a), "
             f"np.concatenate, or collect the pieces in a list and np.stack them.")
+
+
+class SavedArrayWriteError(WengertError, ValueError):
+    """The program wrote into an ndarray that a tape will read again."""
+
+    def __init__(self):
+        super().__init__(
+            "Writing into an ndarray that a derivative still needs: wengert keeps the arrays its "
+            "backward pass will read (constants such as W in x @ W, the inputs being "
+            "differentiated, the outputs returned by vjp, values from stop_gradient) read-only "
+            "until the derivative is computed, because changing one would silently corrupt the "
+            "gradient. Write into a copy instead (a = a.copy() before changing it), or finish the "
+            "derivative first. (If the array was read-only before, this is NumPy's own refusal.)")
+
+
+def last_refused_conversion():
+    """What the last ``TracedConversionError`` of this thread refused (then forgotten)."""
+    what = getattr(_refused, "what", None)
+    _refused.what = None
+    return what
 
 
 class CustomRuleError(WengertError, ValueError):

@@ -20,6 +20,7 @@ O(n^2) instead of the O(n^3) of a product with a dense identity. Everywhere else
 diagonal is expanded first (``expand_diagonal[0]``, installed by ``wengert.numpy``).
 """
 from ..errors import EscapedTracerError
+from .saved import raise_explained
 from .tracer import Box, Trace, batch_box_class, enter_level, exit_level
 
 DIAG = "diagonal"
@@ -72,6 +73,9 @@ def trace_batched(fun, values, batched, size, diagonal=None):
     try:
         out = fun(*[batch_box_class[0](v, trace, DIAG if d else None) if b or d else v
                     for v, b, d in zip(values, batched, diagonal)])
+    except ValueError as e:
+        raise_explained(e)
+        raise
     finally:
         exit_level(token)
         trace.closed = True

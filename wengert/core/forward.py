@@ -8,6 +8,7 @@ that do not depend on the inputs carry no tangent and cost nothing.
 instead of re-running the program.
 """
 from ..errors import EscapedTracerError
+from .saved import raise_explained
 from .tracer import Trace, box_class, enter_level, exit_level
 from .vspace import add, fit_tangent, is_differentiable
 
@@ -61,6 +62,9 @@ def trace_forward(fun, values, tangents):
     trace = JVPTrace(level)
     try:
         out = fun(*[trace.new_input(v, t) for v, t in zip(values, tangents)])
+    except ValueError as e:
+        raise_explained(e)
+        raise
     finally:
         exit_level(token)
         trace.closed = True

@@ -5,6 +5,10 @@ the same structure around new leaves. Every transform goes through this module.
 """
 import dataclasses
 
+import numpy as _np
+
+_LEAF_TYPES = frozenset({_np.ndarray, float, int, complex, _np.float64, _np.float32})   # the common leaves, decided at once
+
 
 class TreeDef:
     __slots__ = ("kind", "meta", "children", "num_leaves")
@@ -54,9 +58,11 @@ class TreeDef:
 
 def _node(tree):
     """(kind, meta, children) of an inner node, or None for a leaf."""
+    t = type(tree)
+    if t in _LEAF_TYPES:
+        return None
     if tree is None:
         return "none", None, ()
-    t = type(tree)
     if t is tuple:
         return "tuple", None, tree
     if t is list:

@@ -4,16 +4,19 @@ A record is appended for every primitive applied to this trace's boxes, in execu
 order. Execution order is already a topological order, so the backward pass is one
 loop over the records in reverse: no graph search, no recursion, no depth limit.
 Records hold raw values only (never this trace's boxes), so a finished tape holds no
-reference cycles and is freed as soon as the last reference to it goes.
+reference cycles and is freed as soon as the last reference to it goes. The plain
+ndarrays a tape will read again are read-only while it lives (see saved.py).
 """
 import numpy as _np
 
 from ..errors import EscapedTracerError
+from .saved import Tape, hold_constants, raise_explained
 from .tracer import Trace, box_class, enter_level, exit_level
 from .vspace import _LAZY, accumulate, fit, is_differentiable
 
 _LEAF = None  # the primitive slot of an input record
 _ndarray = _np.ndarray
+_NP_FLOATS = (_np.float64, _np.float32, _np.complex128, _np.complex64)
 
 
 class ReverseTrace(Trace):
@@ -23,23 +26,36 @@ class ReverseTrace(Trace):
 
     def __init__(self, level):
         self.level = level
-        self.records = []
+        self.records = Tape()
 
     def new_input(self, value):
         records = self.records
+        if isinstance(value, _ndarray):
+            records.hold(value)
         records.append((_LEAF, None, None, value, (), ()))
         return box_class[0](value, self, len(records) - 1)
 
     def process(self, prim, args, kwargs, nboxes):
         ans, vals, argnums, ids = self.apply(prim, args, kwargs, nboxes)
         c = ans.__class__
-        if c is not float and not (c is _ndarray and ans.dtype.kind in "fc") and not is_differentiable(ans):
-            return ans                        # integer or boolean results carry no derivative
+        if c is _ndarray:
+            if ans.dtype.kind not in "fc":
+                return ans                    # integer or boolean results carry no derivative
+        elif c is not float and c not in _NP_FLOATS and not is_differentiable(ans):
+            return ans
         records = self.records
         try:
             records.append((prim, vals, kwargs, ans, argnums, ids))
         except AttributeError:
             raise EscapedTracerError(prim.name) from None
+        if len(argnums) < len(vals) or kwargs:
+            for v in vals:          # (a scan here is cheaper than a call, in scalar code)
+                if v.__class__ is _ndarray:
+                    hold_constants(records, prim, vals, kwargs, argnums)
+                    break
+            else:
+                if kwargs:
+                    hold_constants(records, prim, vals, kwargs, argnums)
         return box_class[0](ans, self, len(records) - 1)
 
 
@@ -56,6 +72,12 @@ def trace_reverse(fun, values, positions):
         for i in positions:
             args[i] = trace.new_input(values[i])
         out = fun(*args)
+    except BaseException as e:
+        try:
+            raise_explained(e)
+            raise
+        finally:
+            trace.records.release()
     finally:
         exit_level(token)
         records, trace.records = trace.records, None

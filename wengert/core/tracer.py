@@ -19,7 +19,7 @@ differentiate independently.
 """
 from contextvars import ContextVar
 
-from ..errors import MissingRuleError
+from ..errors import MissingRuleError, last_refused_conversion
 
 _depth = ContextVar("wengert_trace_depth", default=0)
 
@@ -88,6 +88,7 @@ def getval(x):
 def enter_level():
     """Open a new, deeper trace level; returns (level, token for ``exit_level``)."""
     level = _depth.get() + 1
+    last_refused_conversion()      # forget an earlier one: saved.explain_numpy_error must see only this run's
     return level, _depth.set(level)
 
 
@@ -114,6 +115,9 @@ class Primitive:
 
     __slots__ = ("name", "impl", "vjps", "vjp_joint", "jvps", "jvp_joint", "derivs", "linear", "batch",
                  "batch_diag", "__dict__")
+    # Whether the rules read the values of untraced array arguments; the tape holds
+    # those read-only (core/saved.py) unless a primitive says it needs only their shapes.
+    reads_constants = True
 
     def __init__(self, impl, name=None):
         self.impl = impl

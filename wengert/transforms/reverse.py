@@ -29,15 +29,21 @@ class _VJP:
             check_output(op, leaf)
         self.out_ids = [l._node if isinstance(l, Box) and l._trace is trace else None for l in out_leaves]
         self.out_leaves = [strip(l) for l in out_leaves]
+        for leaf in self.out_leaves:       # the backward pass may read them (tanh's output...)
+            if isinstance(leaf, _np.ndarray):
+                self.records.hold(leaf)
         self.out = self.out_tree.unflatten(self.out_leaves)
         self.input_ids = list(range(n))
 
     def pull(self, cotangent_leaves, free=False):
-        seeds = [(i, fit(self._checked(c, v), v)) for i, c, v in zip(self.out_ids, cotangent_leaves, self.out_leaves)
-                 if i is not None and c is not None]
-        grads = backward(self.records, seeds, self.input_ids, free)
-        if free:
-            self.records = None
+        try:
+            seeds = [(i, fit(self._checked(c, v), v)) for i, c, v in
+                     zip(self.out_ids, cotangent_leaves, self.out_leaves) if i is not None and c is not None]
+            grads = backward(self.records, seeds, self.input_ids, free)
+        finally:
+            if free:        # release the held arrays now, even if a traceback keeps this frame
+                self.records.release()
+                self.records = None
         grads = [_as_input(g, x) for g, x in zip(grads, self.in_leaves)]
         return self.in_tree.unflatten(grads)
 
@@ -129,5 +135,18 @@ def vjp(fun, *primals, has_aux=False):
 
 
 def stop_gradient(x):
-    """``x`` with every trace removed: a constant for all derivatives (any pytree)."""
-    return tree_map(getval, x)
+    """``x`` with every trace removed: a constant for all derivatives (any pytree).
+
+    A traced array comes back as a read-only view: its value belongs to the tape, whose
+    backward pass may still read it."""
+    if x.__class__ is _np.ndarray:
+        return x
+    return tree_map(_detached, x)
+
+
+def _detached(x):
+    value = getval(x)
+    if value is not x and value.__class__ is _np.ndarray:
+        value = value.view()
+        value.setflags(write=False)
+    return value
