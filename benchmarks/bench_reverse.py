@@ -11,9 +11,12 @@ Workloads
     operation for wengert and autograd, and their ratio (target: wengert <= 0.25x
     autograd).
 (b) ``mlp``: the softmax cross-entropy loss of a 784-256-256-10 tanh MLP on a batch of
-    128 (float64), differentiated with ``value_and_grad`` over a dict of parameters.
-    Compared with a hand-written NumPy forward pass + backpropagation (the floor any AD
-    tool can hope for) and with autograd (target: wengert <= 1.1x hand-written).
+    128, differentiated with ``value_and_grad`` over a dict of parameters, in float64 and
+    in float32 (``--dtype`` picks one). Compared with a hand-written NumPy forward pass +
+    backpropagation (the floor any AD tool can hope for) and with autograd (target:
+    wengert <= 1.1x hand-written, in both precisions). A tiny MLP of the same shape
+    (8-8-8-4, batch 4: the arithmetic is negligible) measures the fixed cost the tape
+    adds per call: wengert minus hand-written.
 
 Method: every gradient is first validated against the others (``assert_allclose``:
 wengert vs autograd vs the analytic/hand-written gradient); then each contender is
@@ -37,6 +40,9 @@ def _parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1); 0 leaves the default")
     p.add_argument("--only", choices=("logistic", "mlp"), action="append",
                    help="run only this workload (repeatable)")
+    p.add_argument("--dtype", choices=("float64", "float32"), action="append",
+                   help="MLP precision (repeatable; default both)")
+    p.add_argument("--no-tiny", action="store_true", help="skip the tiny-MLP fixed-overhead row")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -124,8 +130,12 @@ SIZES = (784, 256, 256, 10)
 BATCH = 128
 
 
-def mlp_problem(seed):
-    return _mlp_problem(seed, SIZES, BATCH)
+TINY_SIZES = (8, 8, 8, 4)
+TINY_BATCH = 4
+
+
+def mlp_problem(seed, dtype=onp.float64, sizes=SIZES, batch=BATCH):
+    return _mlp_problem(seed, sizes, batch, dtype)
 
 
 def make_mlp_loss(xp, const, X, Y):
@@ -143,37 +153,57 @@ def make_mlp_loss(xp, const, X, Y):
     return loss
 
 
-def bench_mlp(repeats, warmup, inner, seed):
-    params, X, Y = mlp_problem(seed)
+_TOL = {onp.dtype(onp.float64): dict(loss=1e-12, rtol=1e-9, fd=1e-6),
+        onp.dtype(onp.float32): dict(loss=1e-5, rtol=1e-3, fd=1e-3)}
+
+
+def bench_mlp(repeats, warmup, inner, seed, dtype=onp.float64, sizes=SIZES, batch=BATCH, with_autograd=True):
+    dtype = onp.dtype(dtype)
+    tol = _TOL[dtype]
+    params, X, Y = mlp_problem(seed, dtype, sizes, batch)
     forward, hand = make_mlp_hand(X, Y)
     vg_w = value_and_grad(make_mlp_loss(wnp, stop_gradient, X, Y))
     vg_a = autograd.value_and_grad(make_mlp_loss(anp, ag_getval, X, Y))
 
     (lh, gh), (lw, gw), (la, ga) = hand(params), vg_w(params), vg_a(params)
     assert set(gw) == set(params) and all(gw[k].shape == params[k].shape for k in params)
-    assert_allclose(lw, lh, rtol=1e-12, err_msg="loss: wengert vs hand-written")
-    assert_allclose(la, lh, rtol=1e-12, err_msg="loss: autograd vs hand-written")
-    assert_allclose(forward(params), lh, rtol=1e-12)
+    assert all(gw[k].dtype == dtype for k in params), {k: g.dtype for k, g in gw.items()}
+    assert_allclose(lw, lh, rtol=tol["loss"], err_msg="loss: wengert vs hand-written")
+    assert_allclose(la, lh, rtol=tol["loss"], err_msg="loss: autograd vs hand-written")
+    assert_allclose(forward(params), lh, rtol=tol["loss"])
     for k in params:
-        assert_allclose(gw[k], gh[k], rtol=1e-9, atol=1e-12, err_msg=f"d/d{k}: wengert vs hand-written")
-        assert_allclose(ga[k], gh[k], rtol=1e-9, atol=1e-12, err_msg=f"d/d{k}: autograd vs hand-written")
-    # An independent spot check of the shared gradient: central differences along a random direction.
+        scale = float(onp.max(onp.abs(gh[k])))
+        assert_allclose(gw[k], gh[k], rtol=tol["rtol"], atol=tol["rtol"] * 1e-3 * scale,
+                        err_msg=f"d/d{k}: wengert vs hand-written")
+        assert_allclose(ga[k], gh[k], rtol=tol["rtol"], atol=tol["rtol"] * 1e-3 * scale,
+                        err_msg=f"d/d{k}: autograd vs hand-written")
+    # An independent spot check of the shared gradient: central differences along a random
+    # direction, in float64 (the same problem; float32 differences would be all rounding).
+    p64 = {k: a.astype(onp.float64) for k, a in params.items()}
+    forward64 = make_mlp_hand(X.astype(onp.float64), Y.astype(onp.float64))[0]
     rng = onp.random.default_rng(seed + 1)
     v = {k: rng.normal(size=a.shape) for k, a in params.items()}
     eps = 1e-6
-    fd = (forward({k: params[k] + eps * v[k] for k in params})
-          - forward({k: params[k] - eps * v[k] for k in params})) / (2 * eps)
-    dd = sum(float(onp.sum(gw[k] * v[k])) for k in params)
-    assert_allclose(dd, fd, rtol=1e-6, err_msg="directional derivative vs central differences")
+    fd = (forward64({k: p64[k] + eps * v[k] for k in params})
+          - forward64({k: p64[k] - eps * v[k] for k in params})) / (2 * eps)
+    dd = sum(float(onp.sum(gw[k].astype(onp.float64) * v[k])) for k in params)
+    assert_allclose(dd, fd, rtol=tol["fd"], err_msg="directional derivative vs central differences")
 
-    times = interleaved({"forward": lambda: forward(params), "hand": lambda: hand(params),
-                         "wengert": lambda: vg_w(params), "autograd": lambda: vg_a(params)},
-                        repeats, warmup, inner)
+    contenders = {"forward": lambda: forward(params), "hand": lambda: hand(params),
+                  "wengert": lambda: vg_w(params)}
+    if with_autograd:
+        contenders["autograd"] = lambda: vg_a(params)
+    times = interleaved(contenders, repeats, warmup, inner)
     med = {k: median(v) for k, v in times.items()}
-    return {"loss": lh, "times": times, "median": med,
-            "ratio_hand": med["wengert"] / med["hand"], "ratio_autograd": med["wengert"] / med["autograd"],
-            "paired_hand": paired_ratio(times["wengert"], times["hand"]),
-            "paired_autograd": paired_ratio(times["wengert"], times["autograd"])}
+    out = {"loss": lh, "times": times, "median": med, "dtype": dtype,
+           "ratio_hand": med["wengert"] / med["hand"],
+           "paired_hand": paired_ratio(times["wengert"], times["hand"]),
+           "overhead": med["wengert"] - med["hand"],
+           "paired_overhead": median([w - h for w, h in zip(times["wengert"], times["hand"])])}
+    if with_autograd:
+        out.update(ratio_autograd=med["wengert"] / med["autograd"],
+                   paired_autograd=paired_ratio(times["wengert"], times["autograd"]))
+    return out
 
 
 # -- report -----------------------------------------------------------------------------
@@ -218,23 +248,37 @@ def main(args):
                      f"**{r['ratio']:.3f}** x autograd (paired {r['paired']:.3f}; target <= 0.25: "
                      f"{'met' if r['ratio'] <= 0.25 else 'NOT met'})"))
     if "mlp" in only:
-        r = bench_mlp(repeats, warmup=2 if quick else 5, inner=1 if quick else 2, seed=args.seed)
-        m, t = r["median"], r["times"]
-        print(f"(b) MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, float64, tanh, softmax cross-entropy: "
-              f"loss {r['loss']:.6f}; gradients agree (hand-written == wengert == autograd, "
-              f"and central differences)")
-        label = "(b) MLP: "
-        rows.append((label + "hand-written NumPy forward only", f"{_fmt(m['forward'], 'ms')} "
-                     f"(IQR {_fmt(iqr(t['forward']), 'ms')})", "", f"{m['forward'] / m['hand']:.2f} x hand"))
-        rows.append((label + "hand-written NumPy forward + backprop", f"{_fmt(m['hand'], 'ms')} "
-                     f"(IQR {_fmt(iqr(t['hand']), 'ms')})", "", "1"))
-        rows.append((label + "autograd `value_and_grad`", f"{_fmt(m['autograd'], 'ms')} "
-                     f"(IQR {_fmt(iqr(t['autograd']), 'ms')})", "", f"{m['autograd'] / m['hand']:.3f} x hand"))
-        rows.append((label + "wengert `value_and_grad`", f"{_fmt(m['wengert'], 'ms')} "
-                     f"(IQR {_fmt(iqr(t['wengert']), 'ms')})", "",
-                     f"**{r['ratio_hand']:.3f}** x hand (paired {r['paired_hand']:.3f}; target <= 1.1: "
-                     f"{'met' if r['ratio_hand'] <= 1.1 else 'NOT met'}); "
-                     f"{r['ratio_autograd']:.3f} x autograd (paired {r['paired_autograd']:.3f})"))
+        for dtype in args.dtype or ("float64", "float32"):
+            r = bench_mlp(repeats, warmup=2 if quick else 5, inner=1 if quick else 2, seed=args.seed, dtype=dtype)
+            m, t = r["median"], r["times"]
+            print(f"(b) MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, {dtype}, tanh, softmax cross-entropy: "
+                  f"loss {r['loss']:.6f}; gradients agree (hand-written == wengert == autograd, "
+                  f"and central differences)")
+            label = "(b) MLP: " if dtype == "float64" else f"(b) MLP {dtype}: "
+            rows.append((label + "hand-written NumPy forward only", f"{_fmt(m['forward'], 'ms')} "
+                         f"(IQR {_fmt(iqr(t['forward']), 'ms')})", "", f"{m['forward'] / m['hand']:.2f} x hand"))
+            rows.append((label + "hand-written NumPy forward + backprop", f"{_fmt(m['hand'], 'ms')} "
+                         f"(IQR {_fmt(iqr(t['hand']), 'ms')})", "", "1"))
+            rows.append((label + "autograd `value_and_grad`", f"{_fmt(m['autograd'], 'ms')} "
+                         f"(IQR {_fmt(iqr(t['autograd']), 'ms')})", "", f"{m['autograd'] / m['hand']:.3f} x hand"))
+            rows.append((label + "wengert `value_and_grad`", f"{_fmt(m['wengert'], 'ms')} "
+                         f"(IQR {_fmt(iqr(t['wengert']), 'ms')})", "",
+                         f"**{r['ratio_hand']:.3f}** x hand (paired {r['paired_hand']:.3f}; target <= 1.1: "
+                         f"{'met' if r['ratio_hand'] <= 1.1 else 'NOT met'}); "
+                         f"{r['ratio_autograd']:.3f} x autograd (paired {r['paired_autograd']:.3f})"))
+        if not args.no_tiny:
+            # The arithmetic of a tiny MLP is negligible: wengert minus hand-written is the
+            # fixed cost of the tape (dispatch of the recorded and backward operations).
+            r = bench_mlp(repeats, warmup=2 if quick else 5, inner=10 if quick else 50, seed=args.seed,
+                          sizes=TINY_SIZES, batch=TINY_BATCH, with_autograd=False)
+            m, t = r["median"], r["times"]
+            print(f"(b) tiny MLP {'-'.join(map(str, TINY_SIZES))}, batch {TINY_BATCH}, float64: the fixed cost "
+                  f"of the tape per value_and_grad call")
+            rows.append(("(b) tiny MLP: hand-written NumPy forward + backprop", f"{_fmt(m['hand'], 'us')} "
+                         f"(IQR {_fmt(iqr(t['hand']), 'us')})", "", "1"))
+            rows.append(("(b) tiny MLP: wengert `value_and_grad`", f"{_fmt(m['wengert'], 'us')} "
+                         f"(IQR {_fmt(iqr(t['wengert']), 'us')})", "",
+                         f"fixed cost {_fmt(r['overhead'], 'us')} per call (paired {_fmt(r['paired_overhead'], 'us')})"))
 
     print()
     print("| workload | median time (IQR) | per op | ratio |")

@@ -8,7 +8,7 @@ writing ``x`` into an ndarray) raise ``TracedConversionError`` instead.
 """
 import numpy as _np
 
-from ..core.tracer import Box, getval
+from ..core.tracer import Box, Primitive, getval
 from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
 
 ns = {}                     # the wrapped namespace, filled in by wengert.numpy
@@ -51,7 +51,7 @@ class ArrayBox(Box):
     def __rdivmod__(self, other):
         return ns["divmod"](other, self)
 
-    def __neg__(self):
+    def __neg__(self):               # replaced by ``bind``
         return ns["negative"](self)
 
     def __pos__(self):
@@ -142,6 +142,10 @@ class ArrayBox(Box):
     sort = _refuse(".sort() (in place; use np.sort(x))", InPlaceUpdateError)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method == "__call__" and not kwargs:     # ``ndarray @ box``, ``ndarray * box``: the hot path
+            func = handled.get(ufunc)
+            if func is not None:
+                return func(*inputs)
         if kwargs.get("out") is not None:
             raise InPlaceUpdateError(f"numpy.{ufunc.__name__}(..., out=...)")
         kwargs.pop("out", None)
@@ -197,14 +201,37 @@ _OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "tr
               "floordiv": "floor_divide", "mod": "mod", "pow": "power", "matmul": "matmul"}
 
 
+def _operators(f):
+    """``__op__`` and ``__rop__`` applying ``f``. When ``f`` is a primitive and the other
+    operand is not traced, ``self`` is the only box, so its trace is the one that
+    processes the operation: it is called directly (what ``Primitive.__call__`` would
+    find), saving a call and a scan of the arguments on the hot path of scalar code."""
+    if not isinstance(f, Primitive):
+        return (lambda self, other: f(self, other)), (lambda self, other: f(other, self))
+
+    def op(self, other):
+        if isinstance(other, Box):
+            return f(self, other)
+        return self._trace.process(f, (self, other), {}, 1)
+
+    def rop(self, other):
+        if isinstance(other, Box):
+            return f(other, self)
+        return self._trace.process(f, (other, self), {}, 1)
+    return op, rop
+
+
 def bind(namespace):
-    """Fill ``ns`` and install the binary operators, each calling its function directly
+    """Fill ``ns`` and install the operators, each calling its function directly
     (operators are the hot path of scalar code)."""
     ns.update(namespace)
     for op, name in _OPERATORS.items():
-        f = ns[name]
-        setattr(ArrayBox, f"__{op}__", lambda self, other, f=f: f(self, other))
-        setattr(ArrayBox, f"__r{op}__", lambda self, other, f=f: f(other, self))
+        forward, reflected = _operators(ns[name])
+        forward.__name__, reflected.__name__ = f"__{op}__", f"__r{op}__"
+        setattr(ArrayBox, f"__{op}__", forward)
+        setattr(ArrayBox, f"__r{op}__", reflected)
+    negative = ns["negative"]
+    ArrayBox.__neg__ = lambda self: self._trace.process(negative, (self,), {}, 1)
 
 
 for _name in ("sum", "mean", "prod", "max", "min", "std", "var", "ravel", "squeeze", "dot", "clip",

@@ -24,14 +24,15 @@ import operator
 
 import numpy as _np
 
-from ..core import Primitive, def_linear, defvjp, defderiv
-from ..core.tracer import getval
-from ..core.vspace import add, scalar_fast
+from ..core import Primitive, def_linear, defjvp, defvjp, defderiv
+from ..core.tracer import Box, getval
+from ..core.vspace import _sum_to_array, add, scalar_fast
 from ._wrap import strip_boxes
 
 # Python floats, not NumPy float64 scalars: under NEP 50 a float64 scalar would
 # promote float32 partial derivatives to float64.
 _LN2, _LN10, _PI = math.log(2.0), math.log(10.0), math.pi
+_ndarray = _np.ndarray
 
 
 def _p(ufunc, name=None):
@@ -156,10 +157,35 @@ def where(condition, x=_np._NoValue, y=_np._NoValue):
     return _where_p(_np.asarray(condition, dtype=bool), x, y)
 
 
+def _divide_traced(a, b):
+    """``divide(a, b)``, calling NumPy (or the Python operator) directly when neither is traced."""
+    if isinstance(a, Box) or isinstance(b, Box):
+        return divide(a, b)
+    return divide.impl(a, b)
+
+
+def _negated_sum_to(g, y):
+    """``-g`` as the cotangent of ``y`` (the backward pass then sums it to y's shape). For
+    a plain ``g`` and a broadcast ``y``, it is summed first and negated in place: the
+    negation runs on y's shape, with no temporary of g's."""
+    if g.__class__ is _ndarray and y.__class__ is _ndarray and g.shape != y.shape:
+        c = _sum_to_array(g, y.shape)            # a fresh array (shapes differ: a reduction)
+        return _np.negative(c, out=c) if c.ndim else -c
+    return -g
+
+
 def _safe_div(num, den):
     """num / den, with 0 where den == 0 (the kink convention's finite subgradient)."""
     zero = getval(den) == 0
     return where(zero, 0.0, num / where(zero, 1.0, den))
+
+
+def _abs_deriv(ans, x):
+    """``conj(x) / |x|`` (0 at 0). For complex x it is divided part by part: NumPy's complex
+    division by a subnormal ``|x|`` overflows (|5e-324j| gave nan, not -1j)."""
+    if _np.iscomplexobj(getval(x)):
+        return _safe_div(real(x), ans) - 1j * _safe_div(imag(x), ans)
+    return _safe_div(x, ans)
 
 
 def _nonzero(x):
@@ -245,9 +271,9 @@ def _clip_dhi(x, lo, hi):
 #
 # The hot arithmetic rules are written out directly (no partial-derivative multiply).
 defvjp(add,      lambda g, ans, x, y: g,       lambda g, ans, x, y: g)
-defvjp(subtract, lambda g, ans, x, y: g,       lambda g, ans, x, y: -g)
+defvjp(subtract, lambda g, ans, x, y: g,       lambda g, ans, x, y: _negated_sum_to(g, y))
 defvjp(multiply, lambda g, ans, x, y: g * y,   lambda g, ans, x, y: g * x)
-defvjp(divide,   lambda g, ans, x, y: divide(g, y), lambda g, ans, x, y: divide(-g * ans, y))
+defvjp(divide,   lambda g, ans, x, y: _divide_traced(g, y), lambda g, ans, x, y: _divide_traced(-g * ans, y))
 defvjp(negative, lambda g, ans, x: -g)
 defvjp(positive, lambda g, ans, x: g)
 
@@ -292,7 +318,7 @@ defderiv(logaddexp,   lambda ans, x, y: exp(x - ans),
                    lambda ans, x, y: exp(y - ans))
 defderiv(logaddexp2,  lambda ans, x, y: exp2(x - ans),
                    lambda ans, x, y: exp2(y - ans))
-defderiv(absolute,    lambda ans, x: _safe_div(conj(x), ans))
+defderiv(absolute,    lambda ans, x: _abs_deriv(ans, x))
 defderiv(fabs,        lambda ans, x: _np.sign(getval(x)))
 defderiv(maximum,     lambda ans, x, y: _above(x, y),
                    lambda ans, x, y: _above(y, x))
@@ -315,6 +341,86 @@ defderiv(_clip_p,     lambda ans, x, lo, hi: _clip_dx(x, lo, hi),
 defderiv(_where_p,    None,
                    lambda ans, c, x, y: c,
                    lambda ans, c, x, y: _np.logical_not(c))
+
+
+# Fused rules for the hot unary functions. ``f_rule(g, ans, x)`` is ``g * f'(x)``, which
+# serves as the VJP (g a cotangent) and as the JVP (g a tangent) alike. When ``g`` and
+# the value the derivative is built from are plain ndarrays of one shape and dtype (no
+# outer trace), it is computed into one fresh temporary, in place: the temporary is the
+# rule's own, never ``g`` (which may be shared) nor a value saved on the tape. Otherwise
+# the same formula runs on the wrapped functions, so it is recorded by an outer trace.
+
+def _same(g, a):
+    """Plain arrays of one shape and dtype, not 0-d (NumPy returns scalars for those)."""
+    return g.__class__ is _ndarray and a.__class__ is _ndarray and g.shape == a.shape and g.dtype == a.dtype \
+        and g.ndim > 0
+
+
+def _tanh_rule(g, ans, x):
+    if g.__class__ is _ndarray and ans.__class__ is _ndarray and g.shape == ans.shape and g.dtype == ans.dtype \
+            and g.ndim > 0:
+        d = _np.multiply(ans, ans)
+        _np.subtract(1, d, out=d)
+        return _np.multiply(d, g, out=d)
+    return g * (1 - ans * ans)
+
+
+def _exp_rule(g, ans, x):
+    return g * ans
+
+
+def _log_rule(g, ans, x):
+    if g.__class__ is _ndarray and x.__class__ is _ndarray:
+        return _np.divide(g, x)
+    return g * reciprocal(x)
+
+
+def _sqrt_rule(g, ans, x):
+    if _same(g, ans):
+        d = _np.divide(g, ans)
+        return _np.multiply(d, 0.5, out=d)
+    return g * (0.5 * reciprocal(ans))
+
+
+def _square_rule(g, ans, x):
+    if _same(g, x):
+        d = _np.multiply(x, 2)
+        return _np.multiply(d, g, out=d)
+    return g * (2 * x)
+
+
+def _reciprocal_rule(g, ans, x):
+    if _same(g, ans):
+        d = _np.multiply(ans, ans)
+        _np.negative(d, out=d)
+        return _np.multiply(d, g, out=d)
+    return g * -(ans * ans)
+
+
+def _sin_rule(g, ans, x):
+    if _same(g, x):
+        d = _np.cos(x)
+        return _np.multiply(d, g, out=d)
+    return g * cos(x)
+
+
+def _cos_rule(g, ans, x):
+    if _same(g, x):
+        d = _np.sin(x)
+        _np.negative(d, out=d)
+        return _np.multiply(d, g, out=d)
+    return g * -sin(x)
+
+
+for _f, _rule in ((tanh, _tanh_rule), (exp, _exp_rule), (log, _log_rule), (sqrt, _sqrt_rule),
+                  (square, _square_rule), (reciprocal, _reciprocal_rule), (sin, _sin_rule), (cos, _cos_rule)):
+    defvjp(_f, _rule)
+    defjvp(_f, _rule)
+
+# These rules read only the shapes of untraced arguments (``x + c``, ``x - c``), never
+# their values: the tape need not hold such constants read-only (core/saved.py).
+for _f in (subtract, negative, positive):
+    _f.reads_constants = False      # and add (core/vspace.py)
 
 
 # Linear maps of the complex plane; the backward pass casts to the primal's dtype.

@@ -20,7 +20,7 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from ..core import Primitive, def_linear, defjvp, defvjp, defderiv
 from ..core.tracer import Box, getval
-from ..core.vspace import add, broadcast_to, dtype_of, shape_of
+from ..core.vspace import _broadcast_to as _broadcast_raw, add, broadcast_to, dtype_of, shape_of
 from ._helpers import _along, normalize_axes, reduced_shape
 from ._wrap import contains_box
 from .elementwise import _safe_div, conjugate, maximum as _maximum, minimum as _minimum, multiply, real, square, \
@@ -97,7 +97,12 @@ def _where_kw(where):
     return {} if where is _NoValue else {"where": where}
 
 
+_add_reduce = _np.add.reduce
+
+
 def _sum(x, axis=None, keepdims=False, where=_NoValue):
+    if x.__class__ is _np.ndarray and where is _NoValue:
+        return _add_reduce(x, axis=axis, keepdims=keepdims)     # what numpy.sum calls
     return _np.sum(x, axis=axis, keepdims=keepdims, **_where_kw(where))
 
 
@@ -106,13 +111,27 @@ def _masked(c, where):
     return c if where is _NoValue else _where(where, c, 0)
 
 
+def _sum_vjp(g, ans, x, axis=None, keepdims=False, where=_NoValue):
+    if where is _NoValue and not isinstance(g, Box):
+        # A plain cotangent (no outer trace): broadcast it directly. With keepdims, or
+        # for a total (0-d) sum, it already broadcasts against x.
+        shape = x.shape if x.__class__ is _np.ndarray else shape_of(x)
+        if g.__class__ is not _np.ndarray:
+            g = _np.asarray(g)
+        if not (keepdims or axis is None):
+            g = g.reshape(reduced_shape(shape, axis, False))
+        return _broadcast_raw(g, shape)
+    return _masked(_expand(g, shape_of(x), axis, keepdims), where)
+
+
 _sum_p = def_linear(Primitive(_sum, "sum"))
-defvjp(_sum_p, lambda g, ans, x, axis=None, keepdims=False, where=_NoValue:
-       _masked(_expand(g, shape_of(x), axis, keepdims), where))
+defvjp(_sum_p, _sum_vjp)
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=_NoValue, initial=_NoValue, where=_NoValue):
     """``numpy.sum``; ``initial`` is added to the result, ``where`` masks the input."""
+    if dtype is None and out is None and initial is _NoValue and where is _NoValue and isinstance(a, Box):
+        return _sum_p(a, axis, False if keepdims is _NoValue else bool(keepdims), _NoValue)
     _no_out(out, "sum")
     a = _arr(a)
     if dtype is not None:
