@@ -35,6 +35,12 @@ Method
   collector off during a call (as ``timeit`` does). The table gives medians and the
   interquartile range; "paired" is the median over rounds of the ratio to the plain tape in
   the same round, which is less sensitive to load that drifts between rounds.
+- **Where revolve's time goes.** From the same rounds: ``a`` = forward only / n (one step on plain
+  arrays), ``p`` = plain tape / n (one taped step and its backward pass). Revolve runs
+  ``t(n, s)`` untaped steps and ``n`` turns (one taped step and its backward pass each), so
+  ``b = (time - t a) / n`` is one turn with every other cost of revolve, and turns as cheap as the
+  plain tape's steps (``b = p``) would give the ratio ``1 + (t/n)(a/p)``, set by the evaluation
+  count alone.
 - **One BLAS thread** by default (``--threads``), set before NumPy is imported.
 
 A full run (default ``n``, both gradients) writes its tables to ``benchmarks/results/memory.md``;
@@ -252,7 +258,36 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
     med, q1, q3 = _quartiles(times["forward only"])
     lines.append(f"| forward only (NumPy, no derivative) | - | {n:,} | {fwd_peak / MB:.2f} MB | - | {med:.2f} s | "
                  f"{q1:.2f}-{q3:.2f} | {med / base_t:.2f}x | - |")
+    lines += ["", *decomposition(n, times, snapshot_counts)]
     return "\n".join(lines)
+
+
+def decomposition(n, times, snapshot_counts):
+    """Where the time of revolve goes, per round (then medians): with a = forward only / n (one
+    step on plain arrays) and p = plain tape / n (one taped step and its share of the backward
+    pass), revolve with s snapshots costs t(n, s) advances and n turns, so its ratio to the plain
+    tape is t/n * a/p + b/p, where b = (revolve - t a) / n is one turn and whatever else revolve
+    does per step. Turns as cheap as the plain tape's steps (b = p) give the bound 1 + t/n * a/p."""
+    plain, fwd = times["plain tape"], times["forward only"]
+    a = [f / n for f in fwd]
+    p = [t / n for t in plain]
+    lines = [f"Per step (medians of per-round values): a = forward only / n = {onp.median(a) * 1e6:.1f} us, "
+             f"p = plain tape / n = {onp.median(p) * 1e6:.1f} us, a / p = "
+             f"{onp.median([x / y for x, y in zip(a, p)]):.3f}. Revolve runs t(n, s) untaped steps and n turns "
+             f"(taped step + backward), b = (time - t a) / n each; b = p would give the bound 1 + (t/n)(a/p):", "",
+             "| method | t / n | bound 1 + (t/n)(a/p) | time / plain (paired) | b | b / p |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for s in snapshot_counts:
+        name = f"revolve s={s}"
+        if name not in times:
+            continue
+        t = revolve_evaluations(n, s) - n
+        bound = [1 + t / n * x / y for x, y in zip(a, p)]
+        paired = [r / q for r, q in zip(times[name], plain)]
+        b = [(r - t * x) / n for r, x in zip(times[name], a)]
+        lines.append(f"| {name} | {t / n:.3f} | {onp.median(bound):.2f}x | {onp.median(paired):.2f}x | "
+                     f"{onp.median(b) * 1e6:.1f} us | {onp.median([x / y for x, y in zip(b, p)]):.2f} |")
+    return lines
 
 
 def main(args):

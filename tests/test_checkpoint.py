@@ -1,7 +1,9 @@
 """Checkpointing: ``checkpoint`` (recompute a call in the backward pass) and
 ``checkpoint_loop`` (binomial checkpointing of a loop by the revolve schedule)."""
 import functools
+import sys
 import tracemalloc
+import weakref
 from collections import namedtuple
 
 import numpy as onp
@@ -12,6 +14,7 @@ import wengert.numpy as np
 from wengert import grad, hessian, jvp, stop_gradient, value_and_grad, vjp
 from wengert.core import Primitive, defvjp, trace_reverse
 from wengert.transforms import jacfwd, jacrev
+from wengert.core.tracer import getval
 from wengert.transforms.checkpoint import (CapturedTracerError, checkpoint, checkpoint_loop, revolve_evaluations,
                                            revolve_schedule)
 
@@ -137,6 +140,184 @@ def test_default_snapshots_and_trivial_loops():
         checkpoint_loop(step, X0, 5, snapshots=0)
     with pytest.raises(ValueError):
         checkpoint_loop(step, X0, -1, snapshots=2)
+
+
+def _evaluation_order(n, s):
+    """The positions of the steps evaluated by ``revolve_schedule(n, s)``, in order."""
+    order = []
+    for action in revolve_schedule(n, s):
+        if action[0] == "advance":
+            order.extend(range(action[1], action[2]))
+        elif action[0] == "turn":
+            order.append(action[1])
+    return order
+
+
+@pytest.mark.parametrize("n, s", [(1, 1), (7, 1), (10, 3), (25, 3), (50, 5), (9, 20)])
+@pytest.mark.parametrize("how", ["leaf", "params"])
+def test_a_gradient_evaluates_the_steps_in_the_order_of_the_schedule(n, s, how):
+    # the carry's second element counts the steps, so each evaluation tells where it is
+    seen = []
+    mask, scale = onp.array([1.0, 0.0]), onp.array([0.9, 1.0])
+
+    def advanced(c, p):                            # (x, position) -> (sin(0.9 x), position + 1)
+        return np.sin(c * p) * mask + c * (1 - mask) + (1 - mask)
+
+    def leaf_step(c):
+        seen.append(int(round(getval(c)[1])))
+        return advanced(c, scale)
+
+    def param_step(c, p):
+        seen.append(int(round(getval(c["x"])[1])))
+        return {"x": advanced(c["x"], p)}
+
+    if how == "leaf":
+        def loss(x):
+            return np.sum(checkpoint_loop(leaf_step, x, n, snapshots=s)[:1])
+    else:
+        def loss(x):
+            return np.sum(checkpoint_loop(param_step, {"x": x}, n, snapshots=s, params=scale)["x"][:1])
+    x0 = onp.array([0.3, 0.0])
+    g = grad(loss)(x0)
+    assert seen == _evaluation_order(n, s)
+    assert len(seen) == revolve_evaluations(n, s)
+    d = 1.0
+    x = 0.3
+    for _ in range(n):
+        d *= 0.9 * onp.cos(0.9 * x)
+        x = onp.sin(0.9 * x)
+    assert_allclose(g, [d, 0.0], rtol=1e-12, atol=1e-15)
+
+
+class _Token:
+    __slots__ = ("pos", "__weakref__")
+
+    def __init__(self, pos):
+        self.pos = pos
+
+
+@pytest.mark.parametrize("n, s", CASES + [(200, 4), (1000, 10)])
+def test_the_executor_holds_at_most_s_snapshots(n, s):
+    """``_reversal`` (what checkpoint_loop runs) holds at most ``s`` carries besides the
+    one it hands out, yields every step's carry once, last step first, and advances
+    exactly ``t(n, s)`` steps."""
+    reversal = sys.modules["wengert.transforms.checkpoint"]._reversal
+    live = weakref.WeakSet()
+    advanced = [0]
+
+    class Spec:
+        n_steps, snapshots = n, s
+
+        @staticmethod
+        def advance(state, consts, k):
+            advanced[0] += k
+            token = _Token(state.pos + k)
+            live.add(token)
+            return token
+
+    first = _Token(0)
+    live.add(first)
+    positions = []
+    for state in reversal(Spec, first, []):
+        first = None
+        positions.append(state.pos)
+        assert len(live) <= s + 1                     # s snapshots and the carry being reversed
+        if state.pos != 0 and len(live) == s + 1:
+            assert all(t is state or t.pos < state.pos for t in live)
+        state = None
+    assert positions == list(range(n - 1, -1, -1))
+    assert n + advanced[0] == revolve_evaluations(n, s)
+
+
+def test_an_untraced_loop_is_the_plain_loop():
+    calls = [0]
+
+    def counted(c, p):
+        calls[0] += 1
+        return {"x": np.sin(p @ c["x"]), "k": c["k"] + 1}
+    out = checkpoint_loop(counted, {"x": X0, "k": 0}, 12, snapshots=3, params=W)
+    assert calls[0] == 12
+    expected = X0
+    for _ in range(12):
+        expected = onp.sin(W @ expected)
+    assert out["k"] == 12
+    assert_allclose(out["x"], expected, rtol=1e-15)
+    with pytest.raises(TypeError, match="structure"):
+        checkpoint_loop(lambda c: (c, c), X0, 3, snapshots=2)
+
+
+def test_a_step_returning_another_structure_is_reported():
+    with pytest.raises(TypeError, match="structure"):
+        grad(lambda x: np.sum(checkpoint_loop(lambda c: (c, c), x, 5, snapshots=2)[0]))(X0)
+    with pytest.raises(TypeError, match="structure"):
+        grad(lambda x: np.sum(checkpoint_loop(lambda c: [c["a"]], {"a": x}, 5, snapshots=2)[0]))(X0)
+
+
+def test_a_traced_value_hidden_from_a_loop_step_is_reported():
+    def f(x):
+        return x * globals()["HIDDEN"][0]          # reached by a string: invisible to the search
+
+    def loss(w, x):
+        HIDDEN[:] = [w]
+        try:
+            return np.sum(checkpoint_loop(f, x, 4, snapshots=2))
+        finally:
+            HIDDEN.clear()
+    with pytest.raises(CapturedTracerError):
+        grad(loss)(2.0, X0)                        # the carry is not traced: the plain loop, then the check
+    with pytest.raises(CapturedTracerError):
+        grad(loss, argnums=(0, 1))(2.0, X0)
+
+
+def test_a_carry_leaf_passed_through_and_a_leaf_made_constant():
+    # the step's output has a leaf that is its input unchanged and a leaf that depends on nothing
+    def step_fn(c):
+        return (c[0], onp.full(6, 2.0))
+
+    def loss(a, b):
+        out = checkpoint_loop(step_fn, (a, b), 4, snapshots=2)
+        return np.sum(out[0] * out[1])
+    ga, gb = grad(loss, argnums=(0, 1))(X0, X0 * 0.5)
+    assert_allclose(ga, onp.full(6, 2.0))
+    assert_allclose(gb, onp.zeros(6))
+
+
+def test_the_cotangent_of_a_captured_matrix_is_formed_once():
+    """A captured ``W`` gets a rank-1 cotangent from each of the n one-step backward passes;
+    they are collected lazily across the passes (``LowRank``) and formed once at the end,
+    not added up as n dense matrices."""
+    from wengert.core.vspace import LowRank
+    formed = [0]
+    original = LowRank.dense
+
+    def counting(self):
+        formed[0] += 1
+        return original(self)
+    w = RNG.standard_normal((40, 40)) / 8
+    x0 = RNG.standard_normal(40)
+
+    def loss(w, x):
+        return np.sum(checkpoint_loop(lambda c: np.tanh(w @ c), x, 30, snapshots=4) ** 2)
+
+    def plain(w, x):
+        return np.sum(plain_loop(lambda c: np.tanh(w @ c), x, 30) ** 2)
+    LowRank.dense = counting
+    try:
+        got = grad(loss, argnums=(0, 1))(w, x0)
+    finally:
+        LowRank.dense = original
+    assert formed[0] == 1
+    expected = grad(plain, argnums=(0, 1))(w, x0)
+    assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
+    assert_allclose(got[1], expected[1], rtol=1e-12, atol=1e-15)
+
+
+def test_arrays_are_writeable_again_after_a_gradient():
+    w = RNG.standard_normal((6, 6)) / 2
+    x0 = RNG.standard_normal(6)
+    grad(lambda x: np.sum(checkpoint_loop(lambda c: np.sin(w @ c), x, 9, snapshots=3)))(x0)
+    grad(lambda w: np.sum(checkpoint_loop(lambda c, p: np.sin(p @ c), x0, 9, snapshots=3, params=w)))(w)
+    assert w.flags.writeable and x0.flags.writeable
 
 
 # -- pytrees, parameters and closures --------------------------------------------------------------

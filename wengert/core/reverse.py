@@ -10,7 +10,7 @@ ndarrays a tape will read again are read-only while it lives (see saved.py).
 import numpy as _np
 
 from ..errors import EscapedTracerError
-from .saved import Tape, hold_constants, raise_explained
+from .saved import Tape, UnheldTape, hold_constants, raise_explained
 from .tracer import Trace, box_class, enter_level, exit_level
 from .vspace import _LAZY, accumulate, fit, is_differentiable
 
@@ -24,9 +24,9 @@ class ReverseTrace(Trace):
 
     __slots__ = ("records",)
 
-    def __init__(self, level):
+    def __init__(self, level, hold=True):
         self.level = level
-        self.records = Tape()
+        self.records = Tape() if hold else UnheldTape()
 
     def new_input(self, value):
         records = self.records
@@ -59,14 +59,16 @@ class ReverseTrace(Trace):
         return box_class[0](ans, self, len(records) - 1)
 
 
-def trace_reverse(fun, values, positions):
-    """Run ``fun(*values)`` with ``values[i]`` boxed for ``i`` in ``positions``.
+def trace_reverse(fun, values, positions, hold=True):
+    """Run ``fun(*values)`` with ``values[i]`` boxed for ``i`` in ``positions``. Without
+    ``hold``, the tape does not keep the arrays it reads read-only: for a tape reversed
+    before any other code runs.
 
     Returns (output, input box indices, records). The trace is closed before this
     returns: a box that escapes and is used later raises ``EscapedTracerError``.
     """
     level, token = enter_level()
-    trace = ReverseTrace(level)
+    trace = ReverseTrace(level, hold)
     try:
         args = list(values)
         for i in positions:
@@ -131,4 +133,4 @@ def backward(records, seeds, inputs, free):
                 adj[j] = c
             else:
                 adj[j], owned[j] = accumulate(prev, c, owned[j])
-    return [adj[i] for i in inputs]
+    return [adj[i] if i < len(adj) else None for i in inputs]

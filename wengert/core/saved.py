@@ -67,6 +67,16 @@ class Tape(list):
             self.release()
 
 
+class UnheldTape(Tape):
+    """The records of a tape reversed before any more user code runs (a turn of
+    ``checkpoint_loop``): there is nothing to protect, so nothing is held."""
+
+    __slots__ = ()
+
+    def hold(self, a):
+        return None
+
+
 def _release(held, _mutex=_mutex, _holds=_holds, _waiting=_waiting):
     # (module globals bound as defaults: a tape may be freed at interpreter exit)
     with _mutex:

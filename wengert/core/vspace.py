@@ -264,10 +264,11 @@ class LowRank:
     full matrix costs an n x k allocation and addition per step. The factors are folded
     into a dense part in blocks, whenever they would take more memory than the matrix."""
 
-    __slots__ = ("shape", "dtype", "us", "vs", "base")
+    __slots__ = ("shape", "dtype", "us", "vs", "base", "lent")
 
     def __init__(self, shape, dtype, u, v):
         self.shape, self.dtype, self.us, self.vs, self.base = shape, dtype, [u], [v], None
+        self.lent = False           # whether ``dense`` handed ``base`` out (then never add into it)
 
     def extend(self, other):
         self.us += other.us
@@ -284,11 +285,16 @@ class LowRank:
         self.us, self.vs = [], []
         if extra is not None:
             block += extra
-        self.base = block if self.base is None else self.base + block
+        if self.base is None or self.lent:
+            self.base = block if self.base is None else self.base + block
+            self.lent = False
+        else:
+            self.base += block      # in place: a loop's weight cotangent stays one matrix
 
     def dense(self):
         if self.us:
             self._fold(None)
+        self.lent = True
         return self.base.astype(self.dtype, copy=False)
 
     def add_into(self, out):

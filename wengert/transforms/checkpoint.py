@@ -550,7 +550,10 @@ def _advances(n, s):
     return r * n - _beta(s + 1, r - 1)
 
 
+@functools.lru_cache(maxsize=4096)
 def _split(n, s):
+    """Where to put the next snapshot: ``m`` steps into a range of ``n`` steps reversed with
+    ``s`` snapshots (the largest optimal ``m``)."""
     r = _repetitions(n, s)
     hi = min(n - 1, _beta(s, r - 1), n - _beta(s - 1, r - 1))
     return max(hi, 1)
@@ -573,7 +576,8 @@ def revolve_schedule(n_steps, snapshots):
     cotangent back through it), ``('restore', i)`` (make the snapshot at i current) and
     ``('free', j)``. The initial state (position 0) is a snapshot throughout and counts as
     one; at most ``snapshots`` are held at any time. Steps are reversed from the last to
-    the first, and the advances add up to the binomial optimum."""
+    the first, and the advances add up to the binomial optimum. (``checkpoint_loop`` runs
+    the same schedule, by ``_reversal``.)"""
     _check_loop_args(n_steps, snapshots)
     return _schedule(int(n_steps), int(snapshots))
 
@@ -605,6 +609,37 @@ def _schedule(n_steps, snapshots):
         yield ("restore", i)
 
 
+def _reversal(spec, state, consts):
+    """``revolve_schedule`` carried out: from ``state``, the carry before step 0, yields the
+    carry before each step, last step first, at the moment that step is to be reversed
+    (the consumer tapes and reverses it before asking for the next one).
+
+    The snapshots are the carries this generator holds: the base of the current range
+    (``state``) and those of the heads still to reverse (``pending``). Each descent adds one
+    to ``pending`` and takes one from ``s``, so ``len(pending) + s`` is the snapshot budget
+    throughout and at most ``snapshots`` carries are held (a carry being advanced or turned
+    is the current state, not a snapshot)."""
+    advance = spec.advance
+    n, s = spec.n_steps, spec.snapshots
+    pending = []                                # heads still to reverse: (steps, snapshots, carry at their start)
+    while True:
+        while n > 1 and s > 1:
+            m = _split(n, s)
+            pending.append((m, s, state))
+            state = advance(state, consts, m)   # stored: the base of the tail
+            n -= m
+            s -= 1
+        if n == 1:
+            yield state
+        else:                                   # one snapshot: re-run from it for each step
+            for j in range(n - 1, 0, -1):
+                yield advance(state, consts, j)
+            yield state
+        if not pending:
+            return
+        n, s, state = pending.pop()             # the tail's base is freed here
+
+
 def _check_loop_args(n_steps, snapshots):
     if not isinstance(n_steps, (int, _np.integer)) or isinstance(n_steps, bool) or n_steps < 0:
         raise ValueError(f"checkpoint_loop: n_steps must be an int >= 0, not {n_steps!r}")
@@ -612,7 +647,17 @@ def _check_loop_args(n_steps, snapshots):
         raise ValueError(f"checkpoint_loop: snapshots must be an int >= 1, not {snapshots!r}")
 
 
+_ndarray = _np.ndarray
+_FIRST = (0,)
+
+
 class _LoopSpec:
+    """What the loop primitive needs besides its arguments (a keyword argument of the call).
+
+    A *state* is the carry between two steps. In a ``simple`` loop (the carry is one leaf,
+    no ``params``, nothing captured) it is that leaf itself, and a step is a bare call of
+    ``step``; otherwise it is the list of the carry's leaves."""
+
     __slots__ = ("step", "carry_tree", "n_carry", "params_tree", "n_params", "boxes", "n_steps", "snapshots",
                  "packer", "store", "simple")
 
@@ -624,15 +669,49 @@ class _LoopSpec:
         self.store = None
         self.simple = carry_tree.kind == "leaf" and params_tree is None and not boxes
 
+    def state_of(self, leaves):
+        return leaves[0] if self.simple else list(leaves)
+
+    def leaves_of(self, state):
+        return [state] if self.simple else state
+
+    def advance(self, state, consts, k):
+        """The state ``k`` steps after ``state``. Nothing is recorded here: on raw values the
+        steps run on raw values (NumPy and nothing else); on the boxes of an enclosing trace
+        (higher derivatives), that trace records them. A general loop enters the aliases of
+        its captured values and builds its parameters once per call, not once per step, and
+        keeps the carry in the user's structure between the steps, as a plain loop does."""
+        if not k:
+            return state
+        step = self.step
+        if self.simple:
+            for _ in range(k):
+                state = step(state)
+                if state.__class__ is not _ndarray:
+                    self.check_leaf(state)
+            return state
+        npar = self.n_params
+        with _aliased(self.boxes, consts[npar:]):
+            carry = self.carry_tree.unflatten(state)
+            if self.params_tree is None:
+                carry = step(carry)
+                self.check_tree(tree_flatten(carry)[1])     # the first step's structure, then the last's
+                for _ in range(k - 1):
+                    carry = step(carry)
+            else:
+                params = self.params_tree.unflatten(consts[:npar])
+                carry = step(carry, params)
+                self.check_tree(tree_flatten(carry)[1])
+                for _ in range(k - 1):
+                    carry = step(carry, params)
+            leaves, tree = tree_flatten(carry)
+            leaves = [_resolve(x) for x in leaves]
+        self.check_tree(tree)
+        return leaves
+
     def call(self, state, consts):
-        """One step: the carry leaves after ``step`` from ``state`` (``consts``: the
-        parameter leaves, then the captured values)."""
-        if self.simple:                          # one array, no parameters, nothing captured
-            out = self.step(state[0])
-            if out.__class__ is _np.ndarray or isinstance(out, Box) or _tree_node(out) is None:
-                return [out]
-            raise TypeError(f"checkpoint_loop: step must return a carry of the structure it receives: "
-                            f"got {tree_flatten(out)[1]}, expected {self.carry_tree}")
+        """One step of a general loop: the carry leaves after ``step`` from the leaves
+        ``state`` (``consts``: the parameter leaves, then the captured values)."""
         carry = self.carry_tree.unflatten(state)
         npar = self.n_params
         with _aliased(self.boxes, consts[npar:]):
@@ -642,102 +721,145 @@ class _LoopSpec:
                 out = self.step(carry, self.params_tree.unflatten(consts[:npar]))
             leaves, tree = tree_flatten(out)
             leaves = [_resolve(x) for x in leaves]
+        self.check_tree(tree)
+        return leaves
+
+    def check_leaf(self, out):
+        if not isinstance(out, Box) and _tree_node(out) is not None:
+            self.check_tree(tree_flatten(out)[1])
+
+    def check_tree(self, tree):
         if tree != self.carry_tree:
             raise TypeError(f"checkpoint_loop: step must return a carry of the structure it receives: "
                             f"got {tree}, expected {self.carry_tree}")
-        return leaves
 
-    def advance(self, state, consts, k):
-        for _ in range(k):
-            state = self.call(state, consts)
-        return state
+
+# -- turns: one step taped and reversed at once ------------------------------------------------
+#
+# A turn's tape is reversed as soon as the step has run, inside the same rule call: no user
+# code runs between its recording and its backward pass but the rest of the step itself. So
+# it does not make the arrays it reads read-only (core/saved.py), which costs more than a
+# small step's tape otherwise does. The one tape that outlives the call, the forward pass's
+# last step (kept for the backward pass), is recorded with ``hold=True`` and does hold
+# them; it runs the same step first, so a step that writes into an array it has read is
+# reported there.
+
+def _tape_leaf(spec, x, hold=True):
+    """A simple loop's step taped at ``x``: (records, output's node or None, output value).
+    The tape the forward pass keeps for the backward pass holds the arrays it reads."""
+    c = x.__class__
+    differentiable = (c is _ndarray and x.dtype.kind in "fc") or c is float or is_differentiable(x)
+    out, trace, records = trace_reverse(spec.step, (x,), _FIRST if differentiable else (), hold)
+    if isinstance(out, Box) and out._trace is trace:
+        return records, out._node, out._value
+    spec.check_leaf(out)
+    return None, None, out
+
+
+def _turn_leaf(spec, x, g):
+    """One turn of a simple loop: its step taped at ``x`` and ``g`` pulled back at once."""
+    return _pull_leaf(_tape_leaf(spec, x, hold=False), g)
+
+
+def _pull_leaf(tape, g):
+    """The cotangent of a simple loop's carry before the taped step, from ``g`` after it."""
+    records, node, value = tape
+    if node is None or g is None:
+        return None
+    (c,) = backward(records, [(node, fit(g, value))], _FIRST, True)
+    return None if c is None else densify(c)
 
 
 class _Tape:
-    """One step recorded for its reversal."""
+    """A general loop's step taped at ``state`` (with the constants at ``const_pos`` as
+    inputs too), and pulled back once."""
 
-    __slots__ = ("records", "out_ids", "out_values", "carry_pos", "const_pos")
+    __slots__ = ("records", "nodes", "values", "carry_pos")
 
-    def __init__(self, spec, state, consts, const_pos):
+    def __init__(self, spec, state, consts, const_pos, kept=False):
         n = len(state)
-        self.carry_pos = [k for k, v in enumerate(state) if is_differentiable(v)]
-        self.const_pos = list(const_pos)
-        positions = self.carry_pos + [n + j for j in const_pos]
-        out, trace, self.records = trace_reverse(lambda *xs: spec.call(list(xs[:n]), list(xs[n:])),
-                                                 list(state) + list(consts), positions)
-        self.out_ids = [o._node if isinstance(o, Box) and o._trace is trace else None for o in out]
-        self.out_values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
+        self.carry_pos = carry_pos = [k for k, v in enumerate(state) if is_differentiable(v)]
+        positions = carry_pos + [n + j for j in const_pos]
+        out, trace, self.records = trace_reverse(
+            lambda *xs: spec.call(xs[:n], xs[n:]), state + consts, positions, hold=kept)
+        self.nodes = [o._node if isinstance(o, Box) and o._trace is trace else None for o in out]
+        self.values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
 
-    def pull(self, g_out):
-        """(cotangents of the carry leaves, {const position: cotangent}) from those of the output."""
-        seeds = [(i, fit(densify(g), v)) for i, g, v in zip(self.out_ids, g_out, self.out_values)
+    def pull(self, g_out, n_pos):
+        """(cotangents of the carry leaves, of the ``n_pos - len(carry_pos)`` constants)."""
+        seeds = [(i, fit(densify(g), v)) for i, g, v in zip(self.nodes, g_out, self.values)
                  if i is not None and g is not None]
-        npos = len(self.carry_pos) + len(self.const_pos)
-        cts = backward(self.records, seeds, list(range(npos)), free=True) if seeds else [None] * npos
-        self.records = None
+        records, self.records = self.records, None
+        cts = [None] * n_pos
+        if seeds:
+            # inputs recorded after the last seed cannot reach it (and are not in backward's range)
+            reach = min(n_pos, max(i for i, _ in seeds) + 1)
+            cts[:reach] = backward(records, seeds, list(range(reach)), True)
+        records = None
         g_in = [None] * len(g_out)
         for k, p in enumerate(self.carry_pos):
-            g_in[p] = None if cts[k] is None else densify(cts[k])
-        nc = len(self.carry_pos)
-        return g_in, {j: cts[nc + k] for k, j in enumerate(self.const_pos)}
+            c = cts[k]
+            if c is not None:
+                g_in[p] = densify(c)
+        return g_in, cts[len(self.carry_pos):]
 
 
-def _run_schedule(spec, state, consts, const_pos, g, snaps, actions, acc, owned):
-    """Execute ``actions`` (the rest of a revolve schedule) from the current ``state``,
-    pulling the cotangent ``g`` (per carry leaf) back through every turn and adding the
-    cotangents of the constants into ``acc``; returns the cotangent of the initial carry."""
-    for action in actions:
-        kind = action[0]
-        if kind == "advance":
-            state = spec.advance(state, consts, action[2] - action[1])
-        elif kind == "turn":
-            g, cts = _Tape(spec, state, consts, const_pos).pull(g)
-            _accumulate(acc, owned, cts)
-            state = cts = None                  # hold no cotangent longer than needed
-        elif kind == "restore":
-            state = snaps[action[1]]
-        elif kind == "store":
-            snaps[action[1]] = state
-        else:                                   # free
-            del snaps[action[1]]
-    return g
-
-
-def _accumulate(acc, owned, cts):
-    for j, c in cts.items():
+def _accumulate(acc, owned, positions, cts):
+    """Add the cotangents ``cts`` of the constants at ``positions`` into ``acc``. Lazy ones
+    stay lazy: the rank-1 terms of a matrix that multiplies the carry at every step
+    (``LowRank``) are only collected, and formed in blocks by one matrix product."""
+    for j, c in zip(positions, cts):
         if c is None:
             continue
-        if acc.get(j) is None:
+        prev = acc.get(j)
+        if prev is None:
             # a copy of our own (then added to in place): two arrays of this size live at a
             # time, the sum and the next step's term, where adding into an array we may not
             # modify would make three
-            acc[j], owned[j] = (c.copy(), True) if c.__class__ is _np.ndarray else (c, False)
+            acc[j], owned[j] = (c.copy(), True) if c.__class__ is _ndarray else (c, False)
         else:
-            acc[j], owned[j] = accumulate(acc[j], c, owned[j])
+            acc[j], owned[j] = accumulate(prev, c, owned[j])
+
+
+def _reverse(spec, rev, consts, const_pos, g, acc, owned):
+    """Tape and reverse each carry ``rev`` yields (the rest of the schedule), pulling the
+    cotangent ``g`` (per carry leaf) back to the initial carry and adding those of the
+    constants at ``const_pos`` into ``acc``."""
+    if spec.simple:
+        g0 = g[0]
+        for x in rev:
+            g0 = _turn_leaf(spec, x, g0)
+            x = None                            # hold no carry longer than needed
+        return [g0]
+    for state in rev:
+        tape = _Tape(spec, state, consts, const_pos)
+        state = None
+        g, cts = tape.pull(g, len(tape.carry_pos) + len(const_pos))
+        tape = None
+        _accumulate(acc, owned, const_pos, cts)
+    return g
 
 
 def _loop_impl(*vals, spec):
     """The forward pass: the schedule's first descent (advances placing the snapshots it
     needs, then the last step, taped), so the backward pass can start at once."""
     n = spec.n_carry
-    state, consts = list(vals[:n]), list(vals[n:])
-    snaps = {0: state}
-    const_pos = [j for j, v in enumerate(consts) if is_differentiable(v)]
-    tape = None
-    for action in revolve_schedule(spec.n_steps, spec.snapshots):
-        kind = action[0]
-        if kind == "advance":
-            state = spec.advance(state, consts, action[2] - action[1])
-        elif kind == "store":
-            snaps[action[1]] = state
-        else:                                   # the first turn: the last step
-            tape = _Tape(spec, state, consts, const_pos)
-            break
-    out = tape.out_values
+    consts = list(vals[n:])
+    rev = _reversal(spec, spec.state_of(vals[:n]), consts)
+    last = next(rev)
+    if spec.simple:
+        const_pos = ()
+        tape = _tape_leaf(spec, last)
+        out = [tape[2]]
+    else:
+        const_pos = [j for j, v in enumerate(consts) if is_differentiable(v)]
+        tape = _Tape(spec, last, consts, const_pos, kept=True)
+        out = tape.values
+    last = None
     _check_untraced("checkpoint_loop", out)
     if spec.packer is None:
         spec.packer = _Packer(out, spec.carry_tree)
-    spec.store = (snaps, tape)
+    spec.store = (rev, tape, const_pos)
     return spec.packer.pack(_diff_leaves(spec.packer, out))
 
 
@@ -746,27 +868,28 @@ _loop_p = Primitive(_loop_impl, "checkpoint_loop")
 
 def _loop_vjp(argnums, g, ans, *vals, spec):
     n = spec.n_carry
-    vals = list(vals)
-    consts = vals[n:]
+    consts = list(vals[n:])
     const_pos = [a - n for a in argnums if a >= n]
     g_state = [None] * n
     for k, gk in zip(spec.packer.diff, spec.packer.unpack(g)):
         g_state[k] = gk
     store, spec.store = spec.store, None         # the stored descent serves one backward pass
-    actions = revolve_schedule(spec.n_steps, spec.snapshots)
     acc, owned = {}, {}
     if store is not None and not any(isinstance(v, Box) for v in vals):
-        snaps, tape = store
-        for action in actions:                  # skip the descent the forward pass has run
-            if action[0] == "turn":
-                break
-        g_state, cts = tape.pull(g_state)
-        _accumulate(acc, owned, {j: cts.get(j) for j in const_pos})
-        state = tape = cts = store = None
+        rev, tape, tape_pos = store             # continue from the forward pass's first turn
+        store = None
+        if spec.simple:
+            g_state = [_pull_leaf(tape, g_state[0])]
+        else:
+            g_state, cts = tape.pull(g_state, len(tape.carry_pos) + len(tape_pos))
+            wanted = set(const_pos)
+            _accumulate(acc, owned, [j for j in tape_pos if j in wanted],
+                        [c for j, c in zip(tape_pos, cts) if j in wanted])
+            cts = None
+        tape = None
     else:                                       # run it again (higher derivatives, or a second pull)
-        state = vals[:n]
-        snaps = {0: state}
-    g_state = _run_schedule(spec, state, consts, const_pos, g_state, snaps, actions, acc, owned)
+        rev = _reversal(spec, spec.state_of(vals[:n]), consts)
+    g_state = _reverse(spec, rev, consts, const_pos, g_state, acc, owned)
     out = []
     for a in argnums:
         c = g_state[a] if a < n else acc.get(a - n)
@@ -776,8 +899,7 @@ def _loop_vjp(argnums, g, ans, *vals, spec):
 
 def _loop_run(spec, vals):
     n = spec.n_carry
-    state, consts = list(vals[:n]), list(vals[n:])
-    return spec.advance(state, consts, spec.n_steps)
+    return spec.leaves_of(spec.advance(spec.state_of(vals[:n]), list(vals[n:]), spec.n_steps))
 
 
 def _loop_jvp(argnums, tangents, ans, *vals, spec):
@@ -819,14 +941,16 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
     snapshots)`` evaluations of ``step``, the fewest possible with that many snapshots
     (the forward pass is the schedule's first descent: it places the first snapshots and
     tapes the last step; using the same pullback a second time runs the whole schedule
-    again from the initial carry).
+    again from the initial carry). At the first order the re-runs call ``step`` on raw
+    values, with no trace.
 
     ``carry`` and ``params`` are pytrees; ``step`` returns a carry of the same structure.
     The carry's initial value, ``params`` and differentiated values ``step`` closes over
     are all differentiated; the cotangents of ``params`` and of captured values
-    accumulate over the steps. Forward mode runs the loop once under a JVP trace; under
-    higher derivatives the rules stay differentiable (the outer trace then records the
-    recomputation, so only the first order saves memory).
+    accumulate over the steps (a matrix multiplying the carry gets rank-1 terms, formed in
+    blocks). Forward mode runs the loop once under a JVP trace; under higher derivatives
+    the rules stay differentiable (the outer trace then records the recomputation, so only
+    the first order saves memory). When nothing is traced, this is the plain loop.
     """
     if snapshots is None:
         snapshots = max(1, int(_np.ceil(_np.sqrt(n_steps)))) if isinstance(n_steps, (int, _np.integer)) else 1
@@ -840,6 +964,15 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
     else:
         p_leaves, p_tree = tree_flatten(params)
     boxes = _captured_boxes(step)
+    if not boxes and not any(isinstance(x, Box) for x in leaves) and not any(isinstance(x, Box) for x in p_leaves):
+        for _ in range(int(n_steps)):           # nothing to differentiate: the loop itself
+            carry = step(carry) if p_tree is None else step(carry, params)
+        leaves, tree = tree_flatten(carry)
+        _check_untraced("checkpoint_loop", leaves)
+        if tree != carry_tree:
+            raise TypeError(f"checkpoint_loop: step must return a carry of the structure it receives: "
+                            f"got {tree}, expected {carry_tree}")
+        return carry
     spec = _LoopSpec(step, carry_tree, len(leaves), p_tree, len(p_leaves), boxes, int(n_steps), snapshots)
     flat = _loop_p(*leaves, *p_leaves, *boxes, spec=spec)
     return spec.packer.unflatten(flat)
