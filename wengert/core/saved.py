@@ -38,6 +38,11 @@ class Tape(list):
         key = id(a)
         if key in held:
             return
+        root = a
+        while root.base.__class__ is _ndarray or isinstance(root.base, _ndarray):
+            root = root.base
+        if root.base is not None:
+            return      # memory from a capsule or buffer: NumPy could not make it writeable again
         with _mutex:
             while True:
                 entry = _holds.get(key)
