@@ -222,3 +222,84 @@ def test_constants_of_additions_are_not_held():
         return np.sum(y)
     onp.testing.assert_allclose(grad(f)(onp.zeros(3)), [2.0, 2.0, 2.0])
     assert nothing_held()
+
+
+# -- functions that wengert runs again on the same values --------------------------------------
+
+def _scaled_in_place(x):
+    x *= 0.9                        # fine on a traced x (a new value); on a raw snapshot, corruption
+    return np.sin(_W3 @ x)
+
+
+def _scaled_in_place_tree(carry, p):
+    return {"x": _scaled_in_place(carry["x"]) + p}
+
+
+_W3 = R.normal(size=(3, 3)) / 2
+
+
+@pytest.mark.parametrize("op, run", [
+    ("checkpoint_loop", lambda x: wengert.checkpoint_loop(_scaled_in_place, x * 1.0, 12, snapshots=3)),
+    ("checkpoint_loop", lambda x: wengert.checkpoint_loop(_scaled_in_place_tree, {"x": x * 1.0}, 12, snapshots=3,
+                                                          params=x[0])["x"]),
+    ("checkpoint", lambda x: wengert.checkpoint(_scaled_in_place)(x * 1.0)),
+], ids=["checkpoint_loop", "checkpoint_loop-pytree", "checkpoint"])
+def test_a_rerun_function_writing_into_its_input_is_an_error_not_a_wrong_gradient(op, run):
+    # the carry (or input) is computed, so no tape holds it: only the read-only view stops
+    # the write, which would change the value the backward pass runs the function from
+    with pytest.raises(SavedArrayWriteError, match=f"{op}: _scaled_in_place(_tree)? wrote in place .*x = x \\* 2"):
+        grad(lambda x: np.sum(run(x)))(onp.ones(3))
+    assert nothing_held()
+
+
+def test_fixed_point_passes_its_parameters_read_only():
+    A = onp.array([[0.5, 0.1], [0.0, 0.3]])
+
+    def writes(x, p):
+        p += 1.0                    # every iteration would start from other parameters
+        return np.tanh(A @ x + p)
+
+    def copies(x, p):
+        p = p + 1.0
+        return np.tanh(A @ x + p)
+    p0 = onp.array([0.1, 0.2])
+    with pytest.raises(SavedArrayWriteError, match="fixed_point: writes wrote in place"):
+        grad(lambda p: np.sum(wengert.fixed_point(writes, onp.zeros(2), p)))(p0)
+    g = grad(lambda p: np.sum(wengert.fixed_point(copies, onp.zeros(2), p)))(p0)
+    assert onp.all(onp.isfinite(g)) and p0.flags.writeable
+
+
+def test_rerun_inputs_are_views_the_caller_gets_back_unchanged():
+    # a value passed through comes back as the caller's own (writeable) array, whose flags
+    # were never touched; the gradient equals the plain code's
+    K = onp.arange(3)               # integer: returned as it is, not packed into the traced output
+    seen = []
+
+    def f(x, k):
+        seen.append(k.flags.writeable)
+        return np.sin(x) * k, k
+
+    def loss(x):
+        y, k = wengert.checkpoint(f)(x, K)
+        assert k is K
+        return np.sum(y)
+    onp.testing.assert_allclose(grad(loss)(onp.ones(3)), onp.cos(1.0) * K)
+    assert seen == [False, False] and K.flags.writeable      # read-only views in the forward and the recomputation
+
+    def step(carry):
+        x, k = carry
+        return np.sin(x) + k, k
+    x0 = onp.ones(3)
+
+    def plain(x):
+        carry = (x * 1.0, K)
+        for _ in range(7):
+            carry = step(carry)
+        return np.sum(carry[0])
+
+    def loop(x):
+        y, k = wengert.checkpoint_loop(step, (x * 1.0, K), 7, snapshots=2)
+        assert k is K
+        return np.sum(y)
+    onp.testing.assert_allclose(grad(loop)(x0), grad(plain)(x0), rtol=1e-14)
+    assert K.flags.writeable and nothing_held()

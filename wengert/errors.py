@@ -92,14 +92,14 @@ class InPlaceUpdateError(WengertError, TypeError):
 class SavedArrayWriteError(WengertError, ValueError):
     """The program wrote into an ndarray that a tape will read again."""
 
-    def __init__(self):
-        super().__init__(
+    def __init__(self, message=None):
+        super().__init__(message or (
             "Writing into an ndarray that a derivative still needs: wengert keeps the arrays its "
             "backward pass will read (constants such as W in x @ W, the inputs being "
             "differentiated, the outputs returned by vjp, values from stop_gradient) read-only "
             "until the derivative is computed, because changing one would silently corrupt the "
             "gradient. Write into a copy instead (a = a.copy() before changing it), or finish the "
-            "derivative first. (If the array was read-only before, this is NumPy's own refusal.)")
+            "derivative first. (If the array was read-only before, this is NumPy's own refusal.)"))
 
 
 def last_refused_conversion():

@@ -16,7 +16,7 @@ import threading
 
 import numpy as _np
 
-from ..errors import SavedArrayWriteError, TracedConversionError, last_refused_conversion
+from ..errors import SavedArrayWriteError, TracedConversionError, WengertError, last_refused_conversion
 
 _ndarray = _np.ndarray
 _mutex = threading.RLock()   # re-entrant: a tape freed by the garbage collector inside a hold
@@ -153,6 +153,8 @@ def explain_numpy_error(error):
     function, stands for; None when it is NumPy's own. NumPy reports a traced scalar
     stored into an ndarray element as "a sequence" (after our ``float()`` refused it),
     and a write into an array a tape holds as a write into a read-only array."""
+    if isinstance(error, WengertError):
+        return None                 # explained already (``rerun_write_error``)
     message = str(error)
     if message.startswith(_SEQUENCE):
         if last_refused_conversion() is not None:
@@ -160,3 +162,70 @@ def explain_numpy_error(error):
     elif _READ_ONLY in message:
         return SavedArrayWriteError()
     return None
+
+
+# -- values user code is run on again -------------------------------------------------------
+#
+# checkpoint, checkpoint_loop and fixed_point call user functions on raw arrays that they
+# use again later (a checkpointed call's inputs when it is recomputed, the stored carries a
+# loop re-runs from, the parameters of every iteration). A function written for traced
+# values may update its argument in place (``x *= 2`` rebinds a traced x to a new value),
+# which on a raw array would change what the next run starts from. So such functions get
+# read-only views: the write fails, and ``rerun_write_error`` says why.
+
+def read_only(leaves):
+    """``leaves`` with each writeable ndarray replaced by a read-only view of it (no copy;
+    the original's own flags are left alone)."""
+    out = list(leaves)
+    for k, x in enumerate(out):
+        if x.__class__ is _ndarray and x.flags.writeable:
+            v = x.view()
+            v.flags.writeable = False
+            out[k] = v
+    return out
+
+
+def writeable_again(outputs, views, originals):
+    """``outputs`` with the views ``read_only`` made (returned unchanged by the function)
+    replaced by the arrays they view: a value passed through is returned as it came."""
+    swap = {id(v): x for v, x in zip(views, originals) if v is not x}
+    if not swap:
+        return outputs
+    return [swap.get(id(y), y) for y in outputs]
+
+
+def is_write_refused(error):
+    """Whether ``error`` is NumPy refusing a write into a read-only array (or our
+    explanation of it), and not explained by ``rerun_write_error`` yet."""
+    if isinstance(error, SavedArrayWriteError):
+        return not getattr(error, "rerun", False)
+    return isinstance(error, ValueError) and _READ_ONLY in str(error)
+
+
+def rerun_write_error(op, fun_name):
+    """The error for a write ``is_write_refused`` saw in ``fun_name``, run by ``op``."""
+    error = SavedArrayWriteError(
+        f"{op}: {fun_name} wrote in place (x *= 2, x[i] = v, ...) into an array that must keep its "
+        f"value: {op} runs it again later from the same values, so it passes them read-only (and "
+        f"arrays a derivative still needs are read-only too); an in-place write would silently "
+        f"corrupt the gradient. Write into a copy instead (x = x * 2, or x = x.copy() before "
+        f"updating it). (If the array was read-only before, this is NumPy's own refusal.)")
+    error.rerun = True
+    return error
+
+
+class ExplainWrites:
+    """Context: a write refused inside turns into ``rerun_write_error(op, fun_name)``."""
+
+    __slots__ = ("op", "fun_name")
+
+    def __init__(self, op, fun_name):
+        self.op, self.fun_name = op, fun_name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, tb):
+        if error is not None and is_write_refused(error):
+            raise rerun_write_error(self.op, self.fun_name) from error
+        return False

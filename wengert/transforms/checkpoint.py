@@ -39,6 +39,7 @@ from ..core.pytree import _node as _tree_node
 from ..core.pytree import tree_flatten
 from ..core.reverse import ReverseTrace, backward, trace_reverse
 from ..core.rules import defjvp_argnums, defvjp_argnums
+from ..core.saved import ExplainWrites, read_only, writeable_again
 from ..core.tracer import Box, Primitive, Trace, box_class, enter_level, exit_level, getval
 from ..core.vspace import accumulate, cast, densify, dtype_of, fit, is_differentiable, shape_of, zeros_like_value
 from ..errors import WengertError
@@ -321,11 +322,12 @@ class _CallSpec:
     def call(self, vals):
         """``fun`` at ``vals`` (the flat arguments, then the captured values): its output leaves."""
         n = self.n_in
-        args, kwargs = self.in_tree.unflatten(vals[:n])
-        with _aliased(self.boxes, vals[n:]):
+        inputs = read_only(vals[:n])            # the same values are used again: see core/saved.py
+        args, kwargs = self.in_tree.unflatten(inputs)
+        with _aliased(self.boxes, vals[n:]), ExplainWrites("checkpoint", _name(self.fun)):
             out = self.fun(*args, **kwargs)
             leaves, tree = tree_flatten(out)
-            leaves = [_resolve(x) for x in leaves]
+            leaves = writeable_again([_resolve(x) for x in leaves], inputs, vals[:n])
         if self.packer is None:
             self.packer = _Packer(leaves, tree)
         elif tree != self.packer.tree:
@@ -683,44 +685,56 @@ class _LoopSpec:
         keeps the carry in the user's structure between the steps, as a plain loop does."""
         if not k:
             return state
+        with ExplainWrites("checkpoint_loop", _name(self.step)):
+            return self._advance(state, consts, k)
+
+    def _advance(self, state, consts, k):
+        # ``state`` is a snapshot (and the parameters serve every step): the step gets them
+        # read-only (core/saved.py); the states it returns are its own
         step = self.step
         if self.simple:
-            for _ in range(k):
-                state = step(state)
-                if state.__class__ is not _ndarray:
-                    self.check_leaf(state)
-            return state
+            (x,) = read_only((state,))
+            out = step(x)
+            for _ in range(k - 1):
+                if out.__class__ is not _ndarray:
+                    self.check_leaf(out)
+                out = step(out)
+            if out.__class__ is not _ndarray:
+                self.check_leaf(out)
+            return state if out is x else out
         npar = self.n_params
         with _aliased(self.boxes, consts[npar:]):
-            carry = self.carry_tree.unflatten(state)
+            inputs = read_only(state)
+            carry = self.carry_tree.unflatten(inputs)
             if self.params_tree is None:
                 carry = step(carry)
                 self.check_tree(tree_flatten(carry)[1])     # the first step's structure, then the last's
                 for _ in range(k - 1):
                     carry = step(carry)
             else:
-                params = self.params_tree.unflatten(consts[:npar])
+                params = self.params_tree.unflatten(read_only(consts[:npar]))
                 carry = step(carry, params)
                 self.check_tree(tree_flatten(carry)[1])
                 for _ in range(k - 1):
                     carry = step(carry, params)
             leaves, tree = tree_flatten(carry)
-            leaves = [_resolve(x) for x in leaves]
+            leaves = writeable_again([_resolve(x) for x in leaves], inputs, state)
         self.check_tree(tree)
         return leaves
 
     def call(self, state, consts):
         """One step of a general loop: the carry leaves after ``step`` from the leaves
         ``state`` (``consts``: the parameter leaves, then the captured values)."""
-        carry = self.carry_tree.unflatten(state)
+        inputs = read_only(state)               # leaves not traced here are snapshots too
+        carry = self.carry_tree.unflatten(inputs)
         npar = self.n_params
-        with _aliased(self.boxes, consts[npar:]):
+        with _aliased(self.boxes, consts[npar:]), ExplainWrites("checkpoint_loop", _name(self.step)):
             if self.params_tree is None:
                 out = self.step(carry)
             else:
-                out = self.step(carry, self.params_tree.unflatten(consts[:npar]))
+                out = self.step(carry, self.params_tree.unflatten(read_only(consts[:npar])))
             leaves, tree = tree_flatten(out)
-            leaves = [_resolve(x) for x in leaves]
+            leaves = writeable_again([_resolve(x) for x in leaves], inputs, state)
         self.check_tree(tree)
         return leaves
 
@@ -749,7 +763,11 @@ def _tape_leaf(spec, x, hold=True):
     The tape the forward pass keeps for the backward pass holds the arrays it reads."""
     c = x.__class__
     differentiable = (c is _ndarray and x.dtype.kind in "fc") or c is float or is_differentiable(x)
-    out, trace, records = trace_reverse(spec.step, (x,), _FIRST if differentiable else (), hold)
+    if differentiable:
+        out, trace, records = trace_reverse(spec.step, (x,), _FIRST, hold)
+    else:
+        with ExplainWrites("checkpoint_loop", _name(spec.step)):
+            out, trace, records = trace_reverse(spec.step, read_only((x,)), (), hold)
     if isinstance(out, Box) and out._trace is trace:
         return records, out._node, out._value
     spec.check_leaf(out)

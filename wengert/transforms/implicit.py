@@ -27,6 +27,7 @@ import numpy as _np
 
 from ..core.batching import BatchTrace
 from ..core.pytree import tree_flatten, tree_map
+from ..core.saved import ExplainWrites, read_only, writeable_again
 from ..core.tracer import Box, Primitive, getval
 from ..core.vspace import dtype_of, shape_of
 from .custom import Packing, contains_box
@@ -118,12 +119,18 @@ class _FixedPoint:
     def __init__(self, f, x0_leaves, xtree, ptree, tol, max_iter):
         self.f, self.x0, self.xtree, self.ptree = f, x0_leaves, xtree, ptree
         self.tol, self.max_iter = tol, max_iter
-        self.name = f"fixed_point({getattr(f, '__name__', type(f).__name__)})"
+        self.fun_name = getattr(f, "__name__", type(f).__name__)
+        self.name = f"fixed_point({self.fun_name})"
         self.packing = None
 
     def _f_leaves(self, x_leaves, p_leaves):
-        out = self.f(self.xtree.unflatten(x_leaves), self.ptree.unflatten(p_leaves))
+        # f runs again and again on the same parameters (and on x0, then on x*, in the rules):
+        # it gets them read-only (core/saved.py)
+        xs, ps = read_only(x_leaves), read_only(p_leaves)
+        with ExplainWrites("fixed_point", self.fun_name):
+            out = self.f(self.xtree.unflatten(xs), self.ptree.unflatten(ps))
         leaves, tree = tree_flatten(out)
+        leaves = writeable_again(leaves, xs + ps, list(x_leaves) + list(p_leaves))
         if tree != self.xtree:
             raise ValueError(f"{self.name}: f returned the structure {tree}, but x0 has the structure {self.xtree}; "
                              f"f(x, params) must return a value shaped like x.")
