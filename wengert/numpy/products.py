@@ -176,8 +176,8 @@ def _matmul_vjp_a(g, ans, a, b):
 
 
 def _matmul_vjp_b(g, ans, a, b):
-    if g.__class__ is _ndarray and a.__class__ is _ndarray and g.ndim == 2 and a.ndim == 2:
-        return _np.matmul(a.T, g)
+    if g.__class__ is _ndarray and a.__class__ is _ndarray and a.ndim == 2 and g.ndim <= 2:
+        return _np.matmul(a.T, g) if g.ndim == 2 else _np.dot(g, a)    # W @ x: x's cotangent is g @ W
     na, nb = _ndim(a), _ndim(b)
     if na == 1:
         if nb == 1:
