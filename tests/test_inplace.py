@@ -303,3 +303,25 @@ def test_rerun_inputs_are_views_the_caller_gets_back_unchanged():
         return np.sum(y)
     onp.testing.assert_allclose(grad(loop)(x0), grad(plain)(x0), rtol=1e-14)
     assert K.flags.writeable and nothing_held()
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda f, x: wengert.checkpoint(f)(x),
+    lambda f, x: wengert.checkpoint_loop(f, x, 5, snapshots=2),
+], ids=["checkpoint", "checkpoint_loop"])
+def test_arrays_a_recomputed_function_closes_over_are_held_until_the_backward_pass(wrap):
+    W = R.normal(size=(3, 3)) / 2
+
+    def f(x):
+        return np.sin(W @ x)
+
+    def loss(x):
+        y = wrap(f, x)
+        W[0, 0] = 5.0               # the backward pass runs f again: it would read the new W
+        return np.sum(y)
+    with pytest.raises(SavedArrayWriteError):
+        grad(loss)(onp.ones(3))
+    assert W.flags.writeable and nothing_held()
+    W[0, 0] = 1.0                   # writeable again after the derivative
+    g = grad(lambda x: np.sum(wrap(f, x)))(onp.ones(3))
+    assert onp.all(onp.isfinite(g)) and W.flags.writeable and nothing_held()

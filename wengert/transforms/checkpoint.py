@@ -26,7 +26,16 @@ While the function runs inside a rule, each such box is temporarily turned into 
 a box of the alias trace, which sits above every real trace and simply substitutes
 the value before the primitive is dispatched again. A traced value that cannot be
 found this way (kept behind a C extension, say) is detected when it reaches the output
-and reported with ``CapturedTracerError``.
+and reported with ``CapturedTracerError``. The plain ndarrays found the same way are
+passed to the primitive too (its rules ignore them): the function reads them again when
+it is recomputed, so the tape that records the call holds them read-only until the
+derivative is done, like any constant (core/saved.py).
+
+Values run again. The inputs of a checkpointed call, the snapshots of a loop and its
+parameters are given to the user's function more than once, as raw arrays at the first
+order. The function gets read-only views of them, so an in-place update (``x *= 2``,
+harmless on a traced ``x``) raises ``SavedArrayWriteError`` instead of changing what the
+next run starts from.
 """
 import functools
 import types
@@ -168,9 +177,12 @@ def _live(box):
     return not getattr(trace, "closed", False)
 
 
-def _captured_boxes(fun):
-    """The live boxes reachable from ``fun`` (see the module docstring), each once."""
-    found, seen_boxes, seen = [], set(), set()
+def _captured(fun):
+    """The live boxes and the plain ndarrays reachable from ``fun`` (see the module
+    docstring), each once. The arrays are passed to the primitive as constants, so that a
+    tape recording it holds them read-only (core/saved.py): they are read again when
+    ``fun`` is recomputed in the backward pass."""
+    found, arrays, seen_boxes, seen = [], [], set(), set()
     stack = [fun]
     visits = 0
     while stack and visits < _WALK_LIMIT:
@@ -180,6 +192,11 @@ def _captured_boxes(fun):
             if id(obj) not in seen_boxes and _live(obj):
                 seen_boxes.add(id(obj))
                 found.append(obj)
+            continue
+        if obj.__class__ is _np.ndarray:
+            if id(obj) not in seen:
+                seen.add(id(obj))
+                arrays.append(obj)
             continue
         if obj is None or isinstance(obj, _ATOMS) or id(obj) in seen:
             continue
@@ -220,7 +237,7 @@ def _captured_boxes(fun):
             call = getattr(type(obj), "__call__", None)
             if isinstance(call, types.FunctionType):
                 stack.append(call)
-    return found
+    return found, arrays
 
 
 def _check_untraced(op, leaves):
@@ -510,9 +527,9 @@ def checkpoint(fun, policy=None):
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
         leaves, in_tree = tree_flatten((args, kwargs))
-        boxes = _captured_boxes(fun)
+        boxes, arrays = _captured(fun)
         spec = _CallSpec(fun, in_tree, len(leaves), boxes, pred)
-        flat = _checkpoint_p(*leaves, *boxes, spec=spec)
+        flat = _checkpoint_p(*leaves, *boxes, *arrays, spec=spec)   # (the rules ignore the arrays)
         return spec.packer.unflatten(flat)
     return checkpointed
 
@@ -750,24 +767,25 @@ class _LoopSpec:
 
 # -- turns: one step taped and reversed at once ------------------------------------------------
 #
-# A turn's tape is reversed as soon as the step has run, inside the same rule call: no user
-# code runs between its recording and its backward pass but the rest of the step itself. So
-# it does not make the arrays it reads read-only (core/saved.py), which costs more than a
-# small step's tape otherwise does. The one tape that outlives the call, the forward pass's
-# last step (kept for the backward pass), is recorded with ``hold=True`` and does hold
-# them; it runs the same step first, so a step that writes into an array it has read is
-# reported there.
+# The step tapes do not make the arrays they read read-only (core/saved.py): a turn's tape is
+# reversed as soon as the step has run, inside the same rule call, so no user code runs
+# between its recording and its backward pass but the rest of the step itself. The tape of
+# the forward pass's last step is kept for the backward pass, while user code runs; what it
+# reads is the carry (internal to the loop: user code sees only boxes of it), the
+# parameters and captured values (arguments of the loop's primitive), and the arrays the
+# step closes over (found by ``_captured`` and passed to the primitive too): the tape that
+# records the loop holds those, and releases them, with the rest of its holds, when the
+# derivative is done or fails.
 
-def _tape_leaf(spec, x, hold=True):
-    """A simple loop's step taped at ``x``: (records, output's node or None, output value).
-    The tape the forward pass keeps for the backward pass holds the arrays it reads."""
+def _tape_leaf(spec, x):
+    """A simple loop's step taped at ``x``: (records, output's node or None, output value)."""
     c = x.__class__
     differentiable = (c is _ndarray and x.dtype.kind in "fc") or c is float or is_differentiable(x)
     if differentiable:
-        out, trace, records = trace_reverse(spec.step, (x,), _FIRST, hold)
+        out, trace, records = trace_reverse(spec.step, (x,), _FIRST, hold=False)
     else:
         with ExplainWrites("checkpoint_loop", _name(spec.step)):
-            out, trace, records = trace_reverse(spec.step, read_only((x,)), (), hold)
+            out, trace, records = trace_reverse(spec.step, read_only((x,)), (), hold=False)
     if isinstance(out, Box) and out._trace is trace:
         return records, out._node, out._value
     spec.check_leaf(out)
@@ -776,7 +794,7 @@ def _tape_leaf(spec, x, hold=True):
 
 def _turn_leaf(spec, x, g):
     """One turn of a simple loop: its step taped at ``x`` and ``g`` pulled back at once."""
-    return _pull_leaf(_tape_leaf(spec, x, hold=False), g)
+    return _pull_leaf(_tape_leaf(spec, x), g)
 
 
 def _pull_leaf(tape, g):
@@ -794,12 +812,12 @@ class _Tape:
 
     __slots__ = ("records", "nodes", "values", "carry_pos")
 
-    def __init__(self, spec, state, consts, const_pos, kept=False):
+    def __init__(self, spec, state, consts, const_pos):
         n = len(state)
         self.carry_pos = carry_pos = [k for k, v in enumerate(state) if is_differentiable(v)]
         positions = carry_pos + [n + j for j in const_pos]
         out, trace, self.records = trace_reverse(
-            lambda *xs: spec.call(xs[:n], xs[n:]), state + consts, positions, hold=kept)
+            lambda *xs: spec.call(xs[:n], xs[n:]), state + consts, positions, hold=False)
         self.nodes = [o._node if isinstance(o, Box) and o._trace is trace else None for o in out]
         self.values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
 
@@ -870,8 +888,8 @@ def _loop_impl(*vals, spec):
         tape = _tape_leaf(spec, last)
         out = [tape[2]]
     else:
-        const_pos = [j for j, v in enumerate(consts) if is_differentiable(v)]
-        tape = _Tape(spec, last, consts, const_pos, kept=True)
+        const_pos = [j for j, v in enumerate(consts[:spec.n_params + len(spec.boxes)]) if is_differentiable(v)]
+        tape = _Tape(spec, last, consts, const_pos)
         out = tape.values
     last = None
     _check_untraced("checkpoint_loop", out)
@@ -981,7 +999,7 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
         p_leaves, p_tree = [], None
     else:
         p_leaves, p_tree = tree_flatten(params)
-    boxes = _captured_boxes(step)
+    boxes, arrays = _captured(step)
     if not boxes and not any(isinstance(x, Box) for x in leaves) and not any(isinstance(x, Box) for x in p_leaves):
         for _ in range(int(n_steps)):           # nothing to differentiate: the loop itself
             carry = step(carry) if p_tree is None else step(carry, params)
@@ -992,5 +1010,5 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
                             f"got {tree}, expected {carry_tree}")
         return carry
     spec = _LoopSpec(step, carry_tree, len(leaves), p_tree, len(p_leaves), boxes, int(n_steps), snapshots)
-    flat = _loop_p(*leaves, *p_leaves, *boxes, spec=spec)
+    flat = _loop_p(*leaves, *p_leaves, *boxes, *arrays, spec=spec)   # (the rules ignore the arrays)
     return spec.packer.unflatten(flat)
