@@ -142,3 +142,35 @@ def test_low_rank_cotangents_of_a_weight_used_at_every_step():
     g32 = grad(loss)(W.astype(onp.float32), x0.astype(onp.float32))
     assert g32.dtype == onp.float32
     onp.testing.assert_allclose(g32, gW, rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("dtype", [onp.float32, onp.float64, onp.complex128])
+def test_low_rank_folds_equal_the_dense_sum(dtype):
+    """Folding blocks of rank-1 terms into the dense part in place (BLAS gemm), also after
+    ``dense`` lent that part out (it must not change then) and with another LowRank's
+    dense part added in."""
+    from wengert.core.vspace import LowRank
+    rng = onp.random.default_rng(1)
+    n, k = 7, 5
+
+    def vec(size):
+        v = rng.standard_normal(size)
+        return (v + 1j * rng.standard_normal(size) if dtype is onp.complex128 else v).astype(dtype)
+    terms = [(vec(n), vec(k)) for _ in range(30)]
+    acc = LowRank((n, k), dtype, *terms[0])
+    for u, v in terms[1:12]:
+        acc = acc.extend(LowRank((n, k), dtype, u, v))
+    lent = acc.dense()
+    snapshot = lent.copy()
+    other = LowRank((n, k), dtype, *terms[12])
+    for u, v in terms[13:20]:
+        other.extend(LowRank((n, k), dtype, u, v))
+    other._fold(None)                         # a LowRank with a dense part, added in below
+    acc.extend(other)
+    for u, v in terms[20:]:
+        acc.extend(LowRank((n, k), dtype, u, v))
+    expected = sum(onp.outer(u, v) for u, v in terms)
+    tol = 1e-5 if dtype is onp.float32 else 1e-12
+    onp.testing.assert_allclose(acc.dense(), expected, rtol=tol, atol=tol)
+    onp.testing.assert_array_equal(lent, snapshot)          # what dense() returned earlier is untouched
+    assert acc.dense().dtype == dtype

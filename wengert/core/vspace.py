@@ -262,7 +262,9 @@ class LowRank:
 
     A weight used at every step of a loop gets one rank-1 term per step; adding each as a
     full matrix costs an n x k allocation and addition per step. The factors are folded
-    into a dense part in blocks, whenever they would take more memory than the matrix."""
+    into a dense part in blocks, whenever they would take more than a quarter of the
+    matrix's memory: the dense part, one block of factors and its stacked copy are all
+    that is held (BLAS adds a block into the dense part in place, with no n x k temporary)."""
 
     __slots__ = ("shape", "dtype", "us", "vs", "base", "lent")
 
@@ -276,23 +278,30 @@ class LowRank:
         if other.base is not None:
             self._fold(other.base)
         n, k = self.shape
-        if len(self.us) * (n + k) > n * k:
+        if 4 * len(self.us) * (n + k) > n * k:
             self._fold(None)
         return self
 
     def _fold(self, extra):
-        block = _np.stack(self.us).T @ _np.stack(self.vs)
-        self.us, self.vs = [], []
-        if extra is not None:
-            block += extra
-        if self.base is None or self.lent:
-            self.base = block if self.base is None else self.base + block
+        if self.us:
+            U, V = _np.stack(self.us), _np.stack(self.vs)
+            self.us, self.vs = [], []
+            if self.base is None:
+                self.base = U.T @ V
+            elif self.lent:
+                self.base = self.base + U.T @ V
+            else:
+                _add_products(self.base, U, V)  # in place: a loop's weight cotangent stays one matrix
             self.lent = False
-        else:
-            self.base += block      # in place: a loop's weight cotangent stays one matrix
+        if extra is not None:
+            if self.base is None or self.lent:
+                self.base = extra.copy() if self.base is None else self.base + extra
+                self.lent = False
+            else:
+                self.base += extra
 
     def dense(self):
-        if self.us:
+        if self.us or self.base is None:
             self._fold(None)
         self.lent = True
         return self.base.astype(self.dtype, copy=False)
@@ -300,6 +309,26 @@ class LowRank:
     def add_into(self, out):
         out += self.dense()
         return out
+
+
+_GEMM = {}
+
+
+def _add_products(base, U, V):
+    """``base += U.T @ V`` in place: by BLAS gemm into ``base`` when the types allow (no
+    temporary of base's size), else by NumPy."""
+    code = base.dtype.char
+    if code in "fdFD" and U.dtype == base.dtype and V.dtype == base.dtype and base.flags.c_contiguous:
+        gemm = _GEMM.get(code)
+        if gemm is None:
+            from scipy.linalg import get_blas_funcs
+            gemm = _GEMM[code] = get_blas_funcs("gemm", dtype=base.dtype)
+        # base.T (Fortran order) += V.T @ U, with U passed as U.T (Fortran order) transposed back
+        out = gemm(1.0, V.T, U.T, beta=1.0, c=base.T, trans_b=1, overwrite_c=1)
+        if not _np.may_share_memory(out, base):
+            base[...] = out.T       # (gemm made a copy after all)
+        return
+    base += U.T @ V
 
 
 _LAZY = (Sparse, LowRank)
