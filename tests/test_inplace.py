@@ -325,3 +325,29 @@ def test_arrays_a_recomputed_function_closes_over_are_held_until_the_backward_pa
     W[0, 0] = 1.0                   # writeable again after the derivative
     g = grad(lambda x: np.sum(wrap(f, x)))(onp.ones(3))
     assert onp.all(onp.isfinite(g)) and W.flags.writeable and nothing_held()
+
+
+def test_custom_vjp_residuals_are_held_until_bwd_has_read_them():
+    C = onp.array([1.0, 2.0, 3.0])   # the caller's array, returned by fwd as a residual
+
+    @wengert.custom_vjp
+    def scale(x):
+        return x * C
+
+    def fwd(x):
+        return x * C, (C,)
+
+    def bwd(res, g):
+        (c,) = res
+        return (g * c,)
+    scale.defvjp(fwd, bwd)
+
+    def loss(x):
+        y = scale(x)
+        C[0] = 10.0                 # bwd would read the new C
+        return np.sum(y)
+    with pytest.raises(SavedArrayWriteError):
+        grad(loss)(onp.ones(3))
+    assert C.flags.writeable and nothing_held()
+    onp.testing.assert_allclose(grad(lambda x: np.sum(scale(x)))(onp.ones(3)), C)
+    assert C.flags.writeable and nothing_held()

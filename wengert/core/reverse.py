@@ -56,6 +56,10 @@ class ReverseTrace(Trace):
             else:
                 if kwargs:
                     hold_constants(records, prim, vals, kwargs, argnums)
+        if prim.also_reads is not None:
+            for v in prim.also_reads():
+                if v.__class__ is _ndarray:
+                    records.hold(v)
         return box_class[0](ans, self, len(records) - 1)
 
 

@@ -118,6 +118,9 @@ class Primitive:
     # Whether the rules read the values of untraced array arguments; the tape holds
     # those read-only (core/saved.py) unless a primitive says it needs only their shapes.
     reads_constants = True
+    # A callable returning more arrays the rules will read (a custom_vjp's residuals), for
+    # the tape to hold with the constants; None for almost every primitive.
+    also_reads = None
 
     def __init__(self, impl, name=None):
         self.impl = impl

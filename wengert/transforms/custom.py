@@ -220,6 +220,8 @@ class _Call:
     differentiated ones go, and (once the function has run) the output's packing.
     It holds no traced values, so a tape that records the call has no cycle through it."""
 
+    also_reads = None               # see Primitive.also_reads
+
     def __init__(self, kind, sig, args, nondiff, intree):
         self.kind, self.sig, self.intree = kind, sig, intree
         self.owner = f"{kind} function {sig.name}"
@@ -329,6 +331,7 @@ class _Custom:
         call = self.call_class(self, args, nondiff, intree)
         prim = Primitive(call.impl, self._sig.name)
         prim.vjp_joint, prim.jvp_joint = call.vjp, call.jvp
+        prim.also_reads = call.also_reads
         packed = prim(*leaves)                        # runs the function, which fixes the packing
         return call.packing.treedef.unflatten(call.packing.unpack(packed))
 
@@ -359,6 +362,12 @@ class _VJPCall(_Call):
                             f"arguments: it closes over a traced variable. Pass that value as an argument.")
         self.saved[tuple(map(id, leaves))] = (leaves, res)
         return packed
+
+    def also_reads(self):
+        """The arrays among the residuals ``impl`` saved: the tape recording the call holds
+        them read-only (core/saved.py) until ``bwd`` has read them; they may be the
+        caller's own arrays (a global that ``fwd`` returned as a residual, say)."""
+        return [x for _, res in self.saved.values() for x in tree_flatten(res)[0]]
 
     def residuals(self, leaves):
         """The residuals of ``fwd`` at ``leaves``: those saved by ``impl`` when the leaves
