@@ -521,6 +521,8 @@ def checkpoint(fun, policy=None):
     order only. Values ``f`` closes over are found by a search of its closure (see the
     module docstring); while ``f`` runs, such a value stands for another box, so ``f``
     must not update it in place, and another thread must not use it at the same time.
+    ``f`` gets its array inputs as read-only views (it runs from them again), and the
+    arrays it closes over stay read-only until the derivative is done.
     """
     pred = _policy(policy)
 
@@ -987,6 +989,11 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
     blocks). Forward mode runs the loop once under a JVP trace; under higher derivatives
     the rules stay differentiable (the outer trace then records the recomputation, so only
     the first order saves memory). When nothing is traced, this is the plain loop.
+
+    ``step`` receives the stored carries and the parameters as read-only views at the first
+    order, since it runs from them again: write ``x = x * 2``, not ``x *= 2`` (which raises
+    ``SavedArrayWriteError``). The arrays it closes over stay read-only until the gradient
+    is done.
     """
     if snapshots is None:
         snapshots = max(1, int(_np.ceil(_np.sqrt(n_steps)))) if isinstance(n_steps, (int, _np.integer)) else 1
