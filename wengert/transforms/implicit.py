@@ -46,7 +46,8 @@ def fixed_point(f, x0, params, tol=1e-10, max_iter=10_000):
     ``max_iter`` iterations it warns and returns the last iterate. Derivatives with
     respect to ``params`` (any mode, any order) come from the implicit function theorem,
     at a memory cost independent of the number of iterations; ``x0`` is a constant (the
-    solution does not depend on it).
+    solution does not depend on it). ``f`` gets ``params`` (and ``x0``) as read-only views,
+    since every iteration runs from them: update copies, not the arrays themselves.
     """
     x0_leaves, xtree = tree_flatten(tree_map(getval, x0))
     p_leaves, ptree = tree_flatten(params)
