@@ -19,6 +19,8 @@ Contenders, all computing the same gradient with ``wengert.grad``:
   the segments' inputs; the backward pass re-runs one segment at a time under a tape);
 - ``revolve s``: ``checkpoint_loop(step, x0, n, snapshots=s)`` for s = 10 and 20 (binomial
   checkpointing: at most s carries kept, the optimal number of step re-runs);
+- ``hand-written``: the same gradient in plain NumPy, forward and backward written by hand (not a
+  contender: the cost of a tape with no overhead at all);
 - ``forward only``: the loop on plain NumPy, no derivative, for scale.
 
 Method
@@ -40,7 +42,8 @@ Method
   ``t(n, s)`` untaped steps and ``n`` turns (one taped step and its backward pass each), so
   ``b = (time - t a) / n`` is one turn with every other cost of revolve, and turns as cheap as the
   plain tape's steps (``b = p``) would give the ratio ``1 + (t/n)(a/p)``, set by the evaluation
-  count alone.
+  count alone; with ``h`` = hand-written / n, a tape with no overhead (``p = b = h``) would give
+  ``1 + (t/n)(a/h)``.
 - **One BLAS thread** by default (``--threads``), set before NumPy is imported.
 
 A full run (default ``n``, both gradients) writes its tables to ``benchmarks/results/memory.md``;
@@ -146,6 +149,27 @@ def forward_only(x0, w, n):
     return onp.sum(x)
 
 
+def hand_written(x0, w, n, wrt):
+    """The same gradient in plain NumPy, forward and backward written by hand: the cost of a
+    tape with no overhead at all (it keeps each step's pre-activation, and x for W)."""
+    d = x0.shape[0]
+    ys = onp.empty((n, d))
+    xs = onp.empty((n, d)) if wrt == "x0W" else None
+    x = x0
+    for i in range(n):
+        if xs is not None:
+            xs[i] = x
+        y = w @ x
+        ys[i] = y
+        x = onp.sin(y) * 0.5
+    g = onp.ones(d)
+    for i in range(n - 1, -1, -1):
+        gy = onp.cos(ys[i]) * (0.5 * g)
+        ys[i] = gy                          # (reused: the cotangents of y, for W's)
+        g = gy @ w
+    return g if xs is None else (g, ys.T @ xs)
+
+
 # -- measurements ---------------------------------------------------------------------------------
 
 def peak_memory(fun, *args):
@@ -195,6 +219,10 @@ def run_workload(wrt, n, d, repeats, snapshot_counts, rng):
     assert_allclose(g_x0 @ v, fd, rtol=1e-5)
     print(f"validated: plain tape vs central difference, directional derivative {g_x0 @ v:.6e} vs {fd:.6e} "
           f"(|grad x0| = {onp.linalg.norm(g_x0):.3e})", flush=True)
+    hand = hand_written(x0, w, n, wrt)
+    assert_allclose(_flat(hand), _flat(ref), rtol=1e-10, atol=1e-10 * onp.max(onp.abs(_flat(ref))))
+    print(f"validated: hand-written vs plain tape, max relative difference "
+          f"{onp.max(onp.abs(_flat(hand) - _flat(ref))) / onp.max(onp.abs(_flat(ref))):.1e}", flush=True)
     for name, method in methods[1:]:
         got = make_gradient(method, n, wrt)(x0, w)
         # same operations, except that cotangents of W are summed in another order: equal to rounding
@@ -206,16 +234,20 @@ def run_workload(wrt, n, d, repeats, snapshot_counts, rng):
     # memory and evaluation counts
     rows = {}
     fwd_peak = peak_memory(forward_only, x0, w, n)
+    hand_peak = peak_memory(hand_written, x0, w, n, wrt)
     for name, method in methods:
         counter = [0]
         peak = peak_memory(make_gradient(method, n, wrt, counter), x0, w)
         assert counter[0] == expected_evals[name], (name, counter[0], expected_evals[name])
         rows[name] = {"peak": peak, "evals": counter[0]}
         print(f"{name:>14}: peak {peak / MB:9.2f} MB, {counter[0]} step evaluations", flush=True)
+    print(f"{'hand-written':>14}: peak {hand_peak / MB:9.2f} MB", flush=True)
     print(f"{'forward only':>14}: peak {fwd_peak / MB:9.2f} MB", flush=True)
+    rows["hand-written"] = {"peak": hand_peak, "evals": n}
 
     # time: interleaved rounds
     funcs = [(name, make_gradient(method, n, wrt)) for name, method in methods]
+    funcs.append(("hand-written", lambda x0, w: hand_written(x0, w, n, wrt)))
     funcs.append(("forward only", lambda x0, w: forward_only(x0, w, n)))
     for _, f in funcs:                                     # warm-up
         f(x0, w)
@@ -240,6 +272,7 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
             "segments": f"{math.ceil(n / k)} segment inputs + tape of {k} steps"}
     for s in snapshot_counts:
         kept[f"revolve s={s}"] = f"{s} carries + tape of 1 step"
+    kept["hand-written"] = "each step's W x (and x)"
     base_peak = rows["plain tape"]["peak"]
     base_t = onp.median(times["plain tape"])
     lines = [f"Gradient with respect to **{wrt.replace('x0W', 'x0 and W')}**, n = {n:,} steps, x in R^{d}:", "",
@@ -247,6 +280,8 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
              "time (median) | IQR | time / plain | paired |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in rows:
+        if name == "hand-written":
+            continue
         med, q1, q3 = _quartiles(times[name])
         paired = onp.median([a / b for a, b in zip(times[name], times["plain tape"])])
         peak = rows[name]["peak"]
@@ -255,6 +290,11 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
                      f"{paired:.2f}x |" if name != "plain tape" else
                      f"| {name} | {kept[name]} | {rows[name]['evals']:,} | {peak / MB:.2f} MB | 1 | {med:.2f} s | "
                      f"{q1:.2f}-{q3:.2f} | 1 | 1 |")
+    med, q1, q3 = _quartiles(times["hand-written"])
+    paired = onp.median([a / b for a, b in zip(times["hand-written"], times["plain tape"])])
+    lines.append(f"| hand-written (NumPy, forward and backward by hand) | {kept['hand-written']} | {n:,} | "
+                 f"{rows['hand-written']['peak'] / MB:.2f} MB | - | {med:.2f} s | {q1:.2f}-{q3:.2f} | "
+                 f"{med / base_t:.2f}x | {paired:.2f}x |")
     med, q1, q3 = _quartiles(times["forward only"])
     lines.append(f"| forward only (NumPy, no derivative) | - | {n:,} | {fwd_peak / MB:.2f} MB | - | {med:.2f} s | "
                  f"{q1:.2f}-{q3:.2f} | {med / base_t:.2f}x | - |")
@@ -267,25 +307,33 @@ def decomposition(n, times, snapshot_counts):
     step on plain arrays) and p = plain tape / n (one taped step and its share of the backward
     pass), revolve with s snapshots costs t(n, s) advances and n turns, so its ratio to the plain
     tape is t/n * a/p + b/p, where b = (revolve - t a) / n is one turn and whatever else revolve
-    does per step. Turns as cheap as the plain tape's steps (b = p) give the bound 1 + t/n * a/p."""
+    does per step. Turns as cheap as the plain tape's steps (b = p) give the bound 1 + t/n * a/p.
+    With h = hand-written / n (a step and its backward pass at no overhead), a tape with no
+    overhead (p = b = h) would give 1 + t/n * a/h."""
     plain, fwd = times["plain tape"], times["forward only"]
     a = [f / n for f in fwd]
     p = [t / n for t in plain]
+    h = [t / n for t in times["hand-written"]]
     lines = [f"Per step (medians of per-round values): a = forward only / n = {onp.median(a) * 1e6:.1f} us, "
              f"p = plain tape / n = {onp.median(p) * 1e6:.1f} us, a / p = "
-             f"{onp.median([x / y for x, y in zip(a, p)]):.3f}. Revolve runs t(n, s) untaped steps and n turns "
-             f"(taped step + backward), b = (time - t a) / n each; b = p would give the bound 1 + (t/n)(a/p):", "",
-             "| method | t / n | bound 1 + (t/n)(a/p) | time / plain (paired) | b | b / p |",
-             "|---|---:|---:|---:|---:|---:|"]
+             f"{onp.median([x / y for x, y in zip(a, p)]):.3f}, h = hand-written / n = {onp.median(h) * 1e6:.1f} us "
+             f"(h / a = {onp.median([x / y for x, y in zip(h, a)]):.2f}). Revolve runs t(n, s) untaped steps and n "
+             f"turns (taped step + backward), b = (time - t a) / n each; b = p would give the bound 1 + (t/n)(a/p), "
+             f"and a tape without overhead (p = b = h) 1 + (t/n)(a/h):", "",
+             "| method | t / n | bound 1 + (t/n)(a/p) | no-overhead tape 1 + (t/n)(a/h) | time / plain (paired) "
+             "| b | b / p |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for s in snapshot_counts:
         name = f"revolve s={s}"
         if name not in times:
             continue
         t = revolve_evaluations(n, s) - n
         bound = [1 + t / n * x / y for x, y in zip(a, p)]
+        ideal = [1 + t / n * x / y for x, y in zip(a, h)]
         paired = [r / q for r, q in zip(times[name], plain)]
         b = [(r - t * x) / n for r, x in zip(times[name], a)]
-        lines.append(f"| {name} | {t / n:.3f} | {onp.median(bound):.2f}x | {onp.median(paired):.2f}x | "
+        lines.append(f"| {name} | {t / n:.3f} | {onp.median(bound):.2f}x | {onp.median(ideal):.2f}x | "
+                     f"{onp.median(paired):.2f}x | "
                      f"{onp.median(b) * 1e6:.1f} us | {onp.median([x / y for x, y in zip(b, p)]):.2f} |")
     return lines
 
