@@ -81,7 +81,11 @@ class _AliasTrace(Trace):
         self.level = 1 << 62
 
     def process(self, prim, args, kwargs, nboxes):
-        return prim(*[_resolve(a) for a in args], **kwargs)
+        vals = [_resolve(a) for a in args]
+        for v in vals:
+            if isinstance(v, Box):          # a box of a real trace (an alias for one, or another argument)
+                return prim(*vals, **kwargs)
+        return prim.impl(*vals, **kwargs)   # raw values only: what prim(*vals) would run
 
 
 _ALIAS = _AliasTrace()
