@@ -293,8 +293,8 @@ def test_the_cotangent_of_a_captured_matrix_is_formed_once():
     def counting(self):
         formed[0] += 1
         return original(self)
-    w = RNG.standard_normal((40, 40)) / 8
-    x0 = RNG.standard_normal(40)
+    w = RNG.standard_normal((70, 70)) / 10         # large enough for LowRank (products._LOW_RANK_MIN)
+    x0 = RNG.standard_normal(70)
 
     def loss(w, x):
         return np.sum(checkpoint_loop(lambda c: np.tanh(w @ c), x, 30, snapshots=4) ** 2)

@@ -128,12 +128,12 @@ def test_low_rank_cotangents_of_a_weight_used_at_every_step():
     """W @ x in a loop: W's cotangent is kept as rank-1 factors and formed once; mixing it
     with dense and sparse terms, and float32, gives the same gradient as the dense sum."""
     rng = onp.random.default_rng(0)
-    W = rng.standard_normal((6, 6)) * 0.4
-    x0 = rng.standard_normal(6)
+    W = rng.standard_normal((70, 70)) * 0.1     # large enough for LowRank (products._LOW_RANK_MIN)
+    x0 = rng.standard_normal(70)
 
     def loss(W, x):
-        for i in range(40):               # more terms than (6 + 6) / (6 * 6) folds: exercises folding
-            x = np.tanh(W @ x) + 0.1 * W[i % 6]
+        for i in range(40):               # more terms than a fold's block (70 * 70 / (4 * 140)): exercises folding
+            x = np.tanh(W @ x) + 0.1 * W[i % 70]
         return np.sum(x ** 2) + np.sum(W * W)
 
     gW, gx = grad(loss, argnums=(0, 1))(W, x0)

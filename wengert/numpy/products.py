@@ -157,6 +157,11 @@ def _mT(x):
     return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
+# Below this many elements, the cotangent of W in W @ x is formed at once: collecting rank-1
+# factors (vspace.LowRank) pays off when adding a full matrix per step is what costs.
+_LOW_RANK_MIN = 4096
+
+
 def _matmul_vjp_a(g, ans, a, b):
     if g.__class__ is _ndarray and b.__class__ is _ndarray and g.ndim == 2 and b.ndim == 2:
         return _np.matmul(g, b.T)          # plain matrices (no outer trace): the common case
@@ -165,6 +170,8 @@ def _matmul_vjp_a(g, ans, a, b):
         if na == 1:
             return g * b
         if na == 2 and g.__class__ is _np.ndarray and b.__class__ is _np.ndarray:
+            if g.size * b.size < _LOW_RANK_MIN:
+                return _np.multiply.outer(g, b)             # small: a dense term is cheaper to add
             return LowRank(shape_of(a), dtype_of(a), g, b)  # outer(g, b), formed when needed
         return reshape(g, shape_of(g) + (1,)) * b          # (..., n, 1) * (k,)
     if na == 1 or (na == 2 and nb > 2):
