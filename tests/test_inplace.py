@@ -381,3 +381,36 @@ def _repeat(step, x, n):
     for _ in range(n):
         x = step(x)
     return x
+
+
+def test_repeated_indices_keep_the_last_write_in_both_modes():
+    # NumPy keeps the last write to a repeated position (a[[0, 0]] = v and a[[0, 0]] += v
+    # alike): only that element of v reaches the output, so only it gets a cotangent
+    def f(a, v):
+        a = a + 0.0 * v[0]                 # traced
+        a[[0, 0, 2]] += v                  # a[0] = a0 + v1, a[2] = a2 + v2
+        a[[1, 1]] = v[:2] * 2.0            # a[1] = 2 v1
+        a[onp.array([[3, 3], [3, 0]])] = v[2] * v[:2]     # a[3] = v2 v0, then a[0] = v2 v1
+        return a
+    a, v = onp.arange(5.0), onp.array([1.0, 2.0, 3.0])
+    expected = [[0, v[2], v[1]], [0, 2, 0], [0, 0, 1], [v[2], 0, v[0]], [0, 0, 0]]
+    onp.testing.assert_allclose(jacrev(f, argnums=1)(a, v), expected)
+    onp.testing.assert_allclose(jacfwd(f, argnums=1)(a, v), expected)
+    check_grads(f, (a, v), modes=("fwd", "rev"), order=2)
+
+    def scalar(v):
+        out = onp.zeros(4) + 0.0 * v
+        out[[1, 1, 3]] = v                 # one value broadcast to positions 1 (twice) and 3
+        return np.sum(out * onp.arange(4.0))
+    assert grad(scalar)(2.0) == pytest.approx(1.0 + 3.0)
+
+
+def test_updating_a_plain_ndarray_in_place_with_a_traced_value_is_a_conversion_error():
+    def f(v):
+        out = onp.zeros(3)
+        out[[0, 0, 2]] += v                # a plain array cannot hold a traced value
+        return np.sum(out)
+    with pytest.raises(TracedConversionError, match="Storing in place into a plain ndarray"):
+        grad(f)(onp.ones(3))
+    with pytest.raises(TracedConversionError, match="Storing in place into a plain ndarray"):
+        jvp(f, (onp.ones(3),), (onp.ones(3),))

@@ -146,7 +146,12 @@ class ArrayBox(Box):
             func = handled.get(ufunc)
             if func is not None:
                 return func(*inputs)
-        if kwargs.get("out") is not None:
+        out = kwargs.get("out")
+        if out is not None:
+            if not any(isinstance(o, Box) for o in (out if isinstance(out, tuple) else (out,))):
+                # a plain ndarray receiving a traced value (``out += x``, ``out[idx] += x``)
+                raise TracedConversionError(f"Storing in place into a plain ndarray (out += x, or "
+                                            f"numpy.{ufunc.__name__}(..., out=out))")
             raise InPlaceUpdateError(f"numpy.{ufunc.__name__}(..., out=...)")
         kwargs.pop("out", None)
         if method == "__call__":

@@ -272,9 +272,33 @@ def _setitem(x, idx, v):
 
 setitem_p = Primitive(_setitem, "setitem")
 setitem_p.linear = True
+
+
+def _kept_writes(shape, idx):
+    """Where ``x[idx] = v`` has repeated positions (integer-array indices can repeat one),
+    NumPy keeps the last write to each: a boolean mask over ``x[idx]``'s shape, True for
+    the elements kept; None when every element is kept."""
+    if not any(isinstance(i, _np.ndarray) and i.dtype.kind in "iu" for i in _items(idx)):
+        return None                          # ints, slices and masks never repeat a position
+    marker = _np.full(shape, -1, dtype=_np.intp)
+    target = marker[idx].shape
+    order = _np.arange(_np.prod(target, dtype=_np.intp)).reshape(target)
+    marker[idx] = order
+    kept = marker[idx] == order
+    return None if kept.all() else kept
+
+
+def _setitem_vjp_v(g, ans, x, idx, v):
+    # each element of v written lands in the output unless a later write to the same position
+    # replaced it: only the kept ones get a cotangent (fit sums it over v's broadcast axes)
+    ct = getitem_p(g, idx)
+    kept = _kept_writes(shape_of(x), idx)
+    return ct if kept is None else ct * kept
+
+
 defvjp(setitem_p, lambda g, ans, x, idx, v: setitem_p(g, idx, 0.0),
        None,
-       lambda g, ans, x, idx, v: getitem_p(g, idx))
+       _setitem_vjp_v)
 
 
 def _setitem_jvp(argnums, tangents, ans, x, idx, v):
