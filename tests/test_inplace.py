@@ -263,7 +263,7 @@ def test_fixed_point_passes_its_parameters_read_only():
         p = p + 1.0
         return np.tanh(A @ x + p)
     p0 = onp.array([0.1, 0.2])
-    with pytest.raises(SavedArrayWriteError, match="fixed_point: writes wrote in place"):
+    with pytest.raises(wengert.SavedArrayWriteError, match="fixed_point: writes wrote in place"):
         grad(lambda p: np.sum(wengert.fixed_point(writes, onp.zeros(2), p)))(p0)
     g = grad(lambda p: np.sum(wengert.fixed_point(copies, onp.zeros(2), p)))(p0)
     assert onp.all(onp.isfinite(g)) and p0.flags.writeable

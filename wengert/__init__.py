@@ -26,7 +26,7 @@ _EXPORTS = {
     "wengert.core.pytree": ("tree_flatten", "tree_unflatten", "tree_leaves", "tree_map"),
     "wengert.errors": ("WengertError", "MissingRuleError", "NonDifferentiableInputError", "NonScalarOutputError",
                        "OutputTypeError", "EscapedTracerError", "TracedConversionError", "InPlaceUpdateError",
-                       "CustomRuleError"),
+                       "CustomRuleError", "SavedArrayWriteError"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE) + ["extend", "numpy"]
