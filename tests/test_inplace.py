@@ -414,3 +414,28 @@ def test_updating_a_plain_ndarray_in_place_with_a_traced_value_is_a_conversion_e
         grad(f)(onp.ones(3))
     with pytest.raises(TracedConversionError, match="Storing in place into a plain ndarray"):
         jvp(f, (onp.ones(3),), (onp.ones(3),))
+
+
+@pytest.mark.parametrize("write", [
+    lambda out, x: onp.copyto(out, x),
+    lambda out, x: onp.put(out, [0, 1], x[:2]),
+    lambda out, x: onp.putmask(out, out == 0, x),
+    lambda out, x: onp.place(out, out == 0, x),
+    lambda out, x: onp.put_along_axis(out, onp.array([0]), x[:1], 0),
+    lambda out, x: onp.add.at(out, [0, 0], x[:2]),
+], ids=["copyto", "put", "putmask", "place", "put_along_axis", "add.at"])
+def test_numpy_functions_writing_in_place_name_the_problem(write):
+    # not a "missing rule": a plain ndarray cannot hold a traced value, and a traced one is
+    # updated with a[idx] = v
+    def into_plain(x):
+        out = onp.zeros(3)
+        write(out, x)
+        return np.sum(out)
+
+    def into_traced(x):
+        write(x, onp.ones(3))
+        return np.sum(x)
+    with pytest.raises(TracedConversionError, match="Storing in place into a plain ndarray with numpy"):
+        grad(into_plain)(onp.ones(3))
+    with pytest.raises(wengert.InPlaceUpdateError, match=r"numpy\.\S+\(x, \.\.\.\) on a traced array"):
+        grad(into_traced)(onp.ones(3))

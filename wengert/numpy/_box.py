@@ -10,6 +10,7 @@ import numpy as _np
 
 from ..core.tracer import Box, Primitive, getval
 from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
+from ._wrap import refuse_write
 
 ns = {}                     # the wrapped namespace, filled in by wengert.numpy
 handled = {}                # real NumPy function -> wrapper, for __array_function__
@@ -146,6 +147,8 @@ class ArrayBox(Box):
             func = handled.get(ufunc)
             if func is not None:
                 return func(*inputs)
+        if method == "at":
+            refuse_write(f"numpy.{ufunc.__name__}.at", inputs[0])
         out = kwargs.get("out")
         if out is not None:
             if not any(isinstance(o, Box) for o in (out if isinstance(out, tuple) else (out,))):

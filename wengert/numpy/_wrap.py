@@ -15,7 +15,7 @@ import types
 import numpy as _np
 
 from ..core.tracer import Box, getval
-from ..errors import MissingRuleError
+from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
 
 # Functions whose derivative is zero wherever it exists, or whose output is not a
 # function of the input's values (shapes, dtypes, indices, predicates, sampling).
@@ -71,11 +71,27 @@ def nondiff(func):
     return wrapped
 
 
+# NumPy functions that write into their first argument: a traced value reaching one is an
+# in-place update (of a traced array) or a store into a plain ndarray, not a missing rule
+WRITERS = frozenset({"copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis"})
+
+
+def refuse_write(name, dest):
+    """The error for ``name`` writing in place into ``dest`` with a traced value involved."""
+    if isinstance(dest, Box):
+        raise InPlaceUpdateError(f"{name}(x, ...)")
+    raise TracedConversionError(f"Storing in place into a plain ndarray with {name}")
+
+
 def guarded(func, name):
     """``func`` for plain values; a clear error when a traced value reaches it."""
+    writer = name.rsplit(".", 1)[-1] in WRITERS
+
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
         if contains_box(args) or contains_box(kwargs):
+            if writer:
+                refuse_write(name, args[0] if args else next(iter(kwargs.values()), None))
             raise MissingRuleError(name)
         return func(*args, **kwargs)
     return wrapped
