@@ -6,6 +6,8 @@ Operators and methods call this package's functions; ``__array_ufunc__`` and
 Conversions that would silently drop the derivative (``float(x)``, ``numpy.asarray(x)``,
 writing ``x`` into an ndarray) raise ``TracedConversionError`` instead.
 """
+import weakref
+
 import numpy as _np
 
 from ..core.tracer import Box, Primitive, getval
@@ -18,6 +20,89 @@ _INTERNAL_UFUNCS = frozenset({"clip"})     # NumPy-internal ufuncs (ndarray.clip
 _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
                   ("maximum", "reduce"): "amax", ("minimum", "reduce"): "amin",
                   ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
+
+
+# -- views ----------------------------------------------------------------------------
+# NumPy's basic indexing returns a view: writing into ``b = a[0]`` writes into ``a``, and
+# writing into ``a`` shows in ``b``. A traced update is a new value (copy-on-write), so the
+# link is kept here, by object identity and weak references (boxes are unhashable, and a
+# link must not keep either box alive): after an in-place update of a box, its base is
+# re-pointed at ``setitem(base, idx, box)`` and its views at ``getitem(box, idx)``, up and
+# down the chains of views, each an operation on the tape like any other.
+
+_SCALARS = (_np.float64, _np.float32, float)      # what x[i] of a vector gives: never a view
+_links = {}     # id(view box) -> _ViewRef to it
+_views = {}     # id(base box) -> (weak reference to the base, [_ViewRef to each of its views])
+_purge_at = [4096]
+# Entries of boxes that are gone are dropped in sweeps, when _links has doubled (a callback
+# per box would cost more than the link): an id reused by a new box is told apart by the
+# identity checks of the weak references.
+
+
+class _ViewRef(weakref.ref):
+    __slots__ = ("base", "idx")
+
+
+def _basic(idx):
+    for i in (idx if idx.__class__ is tuple else (idx,)):
+        if not (i is None or i is Ellipsis or isinstance(i, (int, _np.integer, slice))) or isinstance(i, bool):
+            return False
+    return True
+
+
+def _link(base, view, idx):
+    kb = id(base)
+    entry = _views.get(kb)
+    if entry is None or entry[0]() is not base:
+        entry = _views[kb] = (weakref.ref(base), [])
+    ref = _ViewRef(view)
+    ref.base, ref.idx = entry[0], idx
+    entry[1].append(ref)
+    _links[id(view)] = ref
+    if len(_links) > _purge_at[0]:
+        _purge()
+
+
+def _purge():
+    """Drop the entries of boxes that are gone."""
+    for k in [k for k, r in _links.items() if r() is None]:
+        del _links[k]
+    for k in [k for k, e in _views.items() if e[0]() is None]:
+        del _views[k]
+    for entry in _views.values():
+        entry[1][:] = [r for r in entry[1] if r() is not None]
+    _purge_at[0] = max(4096, 2 * len(_links))
+
+
+def _swap(box, new):
+    if not isinstance(new, Box):
+        raise InPlaceUpdateError("An in-place update that drops the trace")
+    box.__class__ = new.__class__
+    box._value, box._trace, box._node = new._value, new._trace, new._node
+
+
+def _spread(box):
+    """Re-point the base and the views of ``box``, just updated in place."""
+    _spread_down(box, None)
+    while True:                                  # up the chain of bases
+        ref = _links.get(id(box))
+        base = ref.base() if ref is not None and ref() is box else None
+        if base is None:
+            return
+        _swap(base, ns["_setitem"](base, ref.idx, box))
+        _spread_down(base, box)
+        box = base
+
+
+def _spread_down(box, skip):
+    entry = _views.get(id(box))
+    if entry is None or entry[0]() is not box:
+        return
+    for ref in list(entry[1]):
+        view = ref()
+        if view is not None and view is not skip:
+            _swap(view, ns["_getitem"](box, ref.idx))
+            _spread_down(view, None)
 
 
 def _method(name):
@@ -100,16 +185,19 @@ class ArrayBox(Box):
         return (self[i] for i in range(len(self._value)))
 
     def __getitem__(self, idx):
-        return ns["_getitem"](self, idx)
+        out = ns["_getitem"](self, idx)
+        if isinstance(out, Box) and out._value.__class__ not in _SCALARS and out.ndim and _basic(idx):
+            _link(self, out, idx)       # a view in NumPy: in-place updates go both ways
+        return out
 
     # -- in-place updates: the box is re-pointed at a functionally updated copy, so every
     # name bound to this array sees the change (NumPy's semantics) while the values the
-    # tape saved stay intact. Views taken earlier (b = a[0]) are copies: they do not change.
+    # tape saved stay intact. Views taken by basic indexing (b = a[0], b = a[1:, ::2]) are
+    # linked to their base: updating either re-points the other (see _views below).
     def _become(self, new):
-        if not isinstance(new, Box):
-            raise InPlaceUpdateError("An in-place update that drops the trace")
-        self.__class__ = new.__class__
-        self._value, self._trace, self._node = new._value, new._trace, new._node
+        _swap(self, new)
+        if _links or _views:
+            _spread(self)
         return self
 
     def __setitem__(self, idx, value):
