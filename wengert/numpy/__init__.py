@@ -34,7 +34,9 @@ globals().update(wrap_namespace(_np, _defined, "numpy.", _box.handled))
 # linalg/fft/random already bound here and skip the import.
 fft, linalg, random = (importlib.import_module(f"{__name__}.{m}") for m in ("fft", "linalg", "random"))
 
-_box.bind(dict(globals(), _getitem=indexing.getitem, _setitem=indexing.setitem))
+_shape_module = importlib.import_module(f"{__name__}.shape")     # (``shape`` here is numpy.shape's wrapper)
+_box.bind(dict(globals(), _getitem=indexing.getitem, _setitem=indexing.setitem,
+               _reshape_p=_shape_module.reshape_p, _transpose_p=_shape_module.transpose_p))
 from . import batching as _batching  # noqa: E402  (installs the batching rules)
 
 set_box_class(_box.ArrayBox, _batching.BatchArrayBox)

@@ -23,24 +23,22 @@ _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
 
 
 # -- views ----------------------------------------------------------------------------
-# NumPy's basic indexing returns a view: writing into ``b = a[0]`` writes into ``a``, and
-# writing into ``a`` shows in ``b``. A traced update is a new value (copy-on-write), so the
-# link is kept here, by object identity and weak references (boxes are unhashable, and a
-# link must not keep either box alive): after an in-place update of a box, its base is
-# re-pointed at ``setitem(base, idx, box)`` and its views at ``getitem(box, idx)``, up and
-# down the chains of views, each an operation on the tape like any other.
+# NumPy's basic indexing, and reshapes and transposes that need no copy, return views:
+# writing into ``b = a[0]`` writes into ``a``, and writing into ``a`` shows in ``b``. A
+# traced update is a new value (copy-on-write), so the link is kept here: a view box holds
+# its base box (``_view_of``: base, kind, arg), as a NumPy view holds its base, and a base
+# has weak references to its views (in ``_views``, by id: boxes are unhashable). After an
+# in-place update of a box, its base is re-pointed at the base with the view's part
+# replaced, and its views at the same views of the new value, up and down the chains of
+# views, each an operation on the tape like any other.
 
 _SCALARS = (_np.float64, _np.float32, float)      # what x[i] of a vector gives: never a view
-_links = {}     # id(view box) -> _ViewRef to it
-_views = {}     # id(base box) -> (weak reference to the base, [_ViewRef to each of its views])
+_views = {}     # id(base box) -> (weak reference to the base, [weak references to its views])
 _purge_at = [4096]
-# Entries of boxes that are gone are dropped in sweeps, when _links has doubled (a callback
-# per box would cost more than the link): an id reused by a new box is told apart by the
-# identity checks of the weak references.
-
-
-class _ViewRef(weakref.ref):
-    __slots__ = ("base", "idx")
+# Entries of bases that are gone, and references to views that are gone, are dropped in
+# sweeps when _views' lists have grown (a callback per box would cost more than the link);
+# an id reused by a new box is told apart by the identity check of the weak reference.
+_linked = [0]
 
 
 def _basic(idx):
@@ -50,28 +48,38 @@ def _basic(idx):
     return True
 
 
-def _link(base, view, idx):
+def link_view(base, view, kind, arg):
+    """Link ``view``, a box whose raw value NumPy made a view of ``base``'s by a reshape
+    (``kind`` "reshape", ``arg`` (shape, order)) or a transpose ("transpose", axes), so
+    in-place updates go both ways."""
+    if isinstance(view, ArrayBox) and isinstance(base, ArrayBox) and \
+            _np.may_share_memory(getval(view), getval(base)):
+        _link(base, view, kind, arg)
+    return view
+
+
+def _link(base, view, kind, arg):
+    view._view_of = (base, kind, arg)
     kb = id(base)
     entry = _views.get(kb)
     if entry is None or entry[0]() is not base:
         entry = _views[kb] = (weakref.ref(base), [])
-    ref = _ViewRef(view)
-    ref.base, ref.idx = entry[0], idx
-    entry[1].append(ref)
-    _links[id(view)] = ref
-    if len(_links) > _purge_at[0]:
+    entry[1].append(weakref.ref(view))
+    _linked[0] += 1
+    if _linked[0] > _purge_at[0]:
         _purge()
 
 
 def _purge():
     """Drop the entries of boxes that are gone."""
-    for k in [k for k, r in _links.items() if r() is None]:
-        del _links[k]
     for k in [k for k, e in _views.items() if e[0]() is None]:
         del _views[k]
+    n = 0
     for entry in _views.values():
         entry[1][:] = [r for r in entry[1] if r() is not None]
-    _purge_at[0] = max(4096, 2 * len(_links))
+        n += len(entry[1])
+    _linked[0] = n
+    _purge_at[0] = max(4096, 2 * n)
 
 
 def _swap(box, new):
@@ -85,13 +93,31 @@ def _spread(box):
     """Re-point the base and the views of ``box``, just updated in place."""
     _spread_down(box, None)
     while True:                                  # up the chain of bases
-        ref = _links.get(id(box))
-        base = ref.base() if ref is not None and ref() is box else None
-        if base is None:
+        link = getattr(box, "_view_of", None)
+        if link is None:
             return
-        _swap(base, ns["_setitem"](base, ref.idx, box))
+        base, kind, arg = link
+        _swap(base, _up(kind, arg, base, box))
         _spread_down(base, box)
         box = base
+
+
+def _up(kind, arg, base, view):
+    """``base`` with the part ``view`` shows replaced by ``view``'s value."""
+    if kind == "item":
+        return ns["_setitem"](base, arg, view)
+    if kind == "reshape":
+        return ns["_reshape_p"](view, _np.shape(getval(base)), order=arg[1])
+    return ns["_transpose_p"](view, None if arg is None else tuple(_np.argsort(arg)))
+
+
+def _down(kind, arg, base):
+    """The view of ``base`` that (``kind``, ``arg``) describe, taken again."""
+    if kind == "item":
+        return ns["_getitem"](base, arg)
+    if kind == "reshape":
+        return ns["_reshape_p"](base, arg[0], order=arg[1])
+    return ns["_transpose_p"](base, arg)
 
 
 def _spread_down(box, skip):
@@ -101,8 +127,10 @@ def _spread_down(box, skip):
     for ref in list(entry[1]):
         view = ref()
         if view is not None and view is not skip:
-            _swap(view, ns["_getitem"](box, ref.idx))
-            _spread_down(view, None)
+            link = getattr(view, "_view_of", None)
+            if link is not None and link[0] is box:
+                _swap(view, _down(link[1], link[2], box))
+                _spread_down(view, None)
 
 
 def _method(name):
@@ -126,7 +154,7 @@ def _refuse(what, error=TracedConversionError):
 
 
 class ArrayBox(Box):
-    __slots__ = ()
+    __slots__ = ("_view_of",)      # (base box, kind, arg) for a view of another box (see below)
     __array_priority__ = 100.0
     __hash__ = None
 
@@ -187,7 +215,7 @@ class ArrayBox(Box):
     def __getitem__(self, idx):
         out = ns["_getitem"](self, idx)
         if isinstance(out, Box) and out._value.__class__ not in _SCALARS and out.ndim and _basic(idx):
-            _link(self, out, idx)       # a view in NumPy: in-place updates go both ways
+            _link(self, out, "item", idx)   # a view in NumPy: in-place updates go both ways
         return out
 
     # -- in-place updates: the box is re-pointed at a functionally updated copy, so every
@@ -196,7 +224,7 @@ class ArrayBox(Box):
     # linked to their base: updating either re-points the other (see _views below).
     def _become(self, new):
         _swap(self, new)
-        if _links or _views:
+        if _views or getattr(self, "_view_of", None) is not None:
             _spread(self)
         return self
 

@@ -23,6 +23,7 @@ from ..core.rules import defjvp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to as _broadcast_to_p, cast, dtype_of, shape_of
 from ..errors import InPlaceUpdateError, MissingRuleError
+from ._box import link_view
 from ._helpers import _along, _as_array, _ndim
 from ._wrap import contains_box
 from .elementwise import where as _where
@@ -95,7 +96,18 @@ def reshape(a, /, shape, order="C", *, copy=None):
     shape = getval(shape)
     shape = (operator.index(shape),) if isinstance(shape, (int, _np.integer)) else \
         tuple(operator.index(s) for s in shape)
-    return reshape_p(a, shape, order=_memory_order(a, order))
+    return _reshaped(a, shape, _memory_order(a, order))
+
+
+def _reshaped(a, shape, order):
+    """``reshape_p``, linked to ``a`` when NumPy's result is a view (in-place updates of
+    either then show in the other, see _box.py)."""
+    out = reshape_p(a, shape, order=order)
+    return link_view(a, out, "reshape", (shape, order))
+
+
+def _transposed(a, axes):
+    return link_view(a, transpose_p(a, axes), "transpose", axes)
 
 
 @_numpy_if_untraced(_np.ravel)
@@ -108,7 +120,7 @@ def ravel(a, order="C"):
             ids = _np.empty_like(v, dtype=_np.intp, order="K")
             ids[...] = _np.arange(v.size).reshape(v.shape)
             return getitem(reshape_p(a, (-1,)), _np.ravel(ids, order="K"))
-    return reshape_p(a, (-1,), order=_memory_order(a, order))
+    return _reshaped(a, (-1,), _memory_order(a, order))
 
 
 def _transpose(a, axes=None):
@@ -123,11 +135,11 @@ defvjp(transpose_p, lambda g, ans, a, axes=None: transpose_p(g, None if axes is 
 def transpose(a, axes=None):
     a = _as_array(a)
     if axes is None:
-        return transpose_p(a, None)
+        return _transposed(a, None)
     nd = _ndim(a)
     axes = getval(axes)
     axes = (axes,) if isinstance(axes, (int, _np.integer)) else axes
-    return transpose_p(a, tuple(normalize_axis_index(operator.index(ax), nd) for ax in axes))
+    return _transposed(a, tuple(normalize_axis_index(operator.index(ax), nd) for ax in axes))
 
 
 def permute_dims(a, axes=None):
@@ -148,7 +160,7 @@ def swapaxes(a, axis1, axis2):
     i, j = normalize_axis_index(axis1, nd), normalize_axis_index(axis2, nd)
     perm = list(range(nd))
     perm[i], perm[j] = j, i
-    return transpose_p(a, tuple(perm))
+    return _transposed(a, tuple(perm))
 
 
 @_numpy_if_untraced(_np.moveaxis)
@@ -162,7 +174,7 @@ def moveaxis(a, source, destination):
     order = [n for n in range(nd) if n not in source]
     for dest, src in sorted(zip(destination, source)):
         order.insert(dest, src)
-    return transpose_p(a, tuple(order))
+    return _transposed(a, tuple(order))
 
 
 @_numpy_if_untraced(_np.rollaxis)
@@ -190,13 +202,13 @@ def rollaxis(a, axis, start=0):
 @_numpy_if_untraced(_np.expand_dims)
 def expand_dims(a, axis):
     a = _as_array(a)
-    return reshape_p(a, _np.expand_dims(_dummy(shape_of(a)), getval(axis)).shape)
+    return _reshaped(a, _np.expand_dims(_dummy(shape_of(a)), getval(axis)).shape, "C")
 
 
 @_numpy_if_untraced(_np.squeeze)
 def squeeze(a, axis=None):
     a = _as_array(a)
-    return reshape_p(a, _np.squeeze(_dummy(shape_of(a)), getval(axis)).shape)
+    return _reshaped(a, _np.squeeze(_dummy(shape_of(a)), getval(axis)).shape, "C")
 
 
 def _atleast(np_func, arys):
