@@ -23,7 +23,7 @@ from ..core.vspace import LowRank, broadcast_to, dtype_of, shape_of
 from ._helpers import _ndim
 from ._wrap import contains_box, nondiff
 from .elementwise import conj, multiply
-from .shape import reshape, transpose
+from .shape import reshape, transpose, transpose_p
 
 _ndarray = _np.ndarray
 
@@ -153,8 +153,9 @@ matmul = Primitive(_np.matmul, "matmul")
 
 
 def _mT(x):
+    # the primitive, not the user-facing ``transpose``: a rule's temporary needs no view link
     nd = _ndim(x)
-    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+    return transpose_p(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
 # Below this many elements, the cotangent of W in W @ x is formed at once: collecting rank-1

@@ -727,36 +727,15 @@ class _LoopSpec:
             return state if out is x else out
         npar = self.n_params
         with _aliased(self.boxes, consts[npar:]):
-            inputs = read_only(state)
+            inputs = read_only(state)           # (leaves not traced here, in a turn, are snapshots too)
             carry = self.carry_tree.unflatten(inputs)
-            if self.params_tree is None:
-                carry = step(carry)
+            params = () if self.params_tree is None else (self.params_tree.unflatten(read_only(consts[:npar])),)
+            carry = step(carry, *params)
+            if k > 1:
                 self.check_tree(tree_flatten(carry)[1])     # the first step's structure, then the last's
                 for _ in range(k - 1):
-                    carry = step(carry)
-            else:
-                params = self.params_tree.unflatten(read_only(consts[:npar]))
-                carry = step(carry, params)
-                self.check_tree(tree_flatten(carry)[1])
-                for _ in range(k - 1):
-                    carry = step(carry, params)
+                    carry = step(carry, *params)
             leaves, tree = tree_flatten(carry)
-            leaves = writeable_again([_resolve(x) for x in leaves], inputs, state)
-        self.check_tree(tree)
-        return leaves
-
-    def call(self, state, consts):
-        """One step of a general loop: the carry leaves after ``step`` from the leaves
-        ``state`` (``consts``: the parameter leaves, then the captured values)."""
-        inputs = read_only(state)               # leaves not traced here are snapshots too
-        carry = self.carry_tree.unflatten(inputs)
-        npar = self.n_params
-        with _aliased(self.boxes, consts[npar:]), ExplainWrites("checkpoint_loop", _name(self.step)):
-            if self.params_tree is None:
-                out = self.step(carry)
-            else:
-                out = self.step(carry, self.params_tree.unflatten(read_only(consts[:npar])))
-            leaves, tree = tree_flatten(out)
             leaves = writeable_again([_resolve(x) for x in leaves], inputs, state)
         self.check_tree(tree)
         return leaves
@@ -787,11 +766,9 @@ def _tape_leaf(spec, x):
     """A simple loop's step taped at ``x``: (records, output's node or None, output value)."""
     c = x.__class__
     differentiable = (c is _ndarray and x.dtype.kind in "fc") or c is float or is_differentiable(x)
-    if differentiable:
-        out, trace, records = trace_reverse(spec.step, (x,), _FIRST, hold=False)
-    else:
-        with ExplainWrites("checkpoint_loop", _name(spec.step)):
-            out, trace, records = trace_reverse(spec.step, read_only((x,)), (), hold=False)
+    values, positions = ((x,), _FIRST) if differentiable else (read_only((x,)), ())   # (a raw x is a snapshot)
+    with ExplainWrites("checkpoint_loop", _name(spec.step)):
+        out, trace, records = trace_reverse(spec.step, values, positions, hold=False)
     if isinstance(out, Box) and out._trace is trace:
         return records, out._node, out._value
     spec.check_leaf(out)
@@ -823,7 +800,7 @@ class _Tape:
         self.carry_pos = carry_pos = [k for k, v in enumerate(state) if is_differentiable(v)]
         positions = carry_pos + [n + j for j in const_pos]
         out, trace, self.records = trace_reverse(
-            lambda *xs: spec.call(xs[:n], xs[n:]), state + consts, positions, hold=False)
+            lambda *xs: spec.advance(list(xs[:n]), list(xs[n:]), 1), state + consts, positions, hold=False)
         self.nodes = [o._node if isinstance(o, Box) and o._trace is trace else None for o in out]
         self.values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
 
