@@ -107,7 +107,7 @@ def _up(kind, arg, base, view):
     if kind == "item":
         return ns["_setitem"](base, arg, view)
     if kind == "reshape":
-        return ns["_reshape_p"](view, _np.shape(getval(base)), order=arg[1])
+        return ns["_reshape_p"](view, base.shape, order=arg[1])    # (a batched box's own shape)
     return ns["_transpose_p"](view, None if arg is None else tuple(_np.argsort(arg)))
 
 
