@@ -21,6 +21,9 @@ Contenders, all computing the same gradient with ``wengert.grad``:
   checkpointing: at most s carries kept, the optimal number of step re-runs);
 - ``hand-written``: the same gradient in plain NumPy, forward and backward written by hand (not a
   contender: the cost of a tape with no overhead at all);
+- ``hand-written revolve s``: revolve's schedule (``revolve_schedule``) carried out in plain NumPy,
+  each turn one step forward and backward by hand (not a contender: the cost of revolve with a
+  tape of no overhead, the floor any implementation of that schedule meets);
 - ``forward only``: the loop on plain NumPy, no derivative, for scale.
 
 Method
@@ -74,6 +77,7 @@ if ARGS is not None and ARGS.threads > 0:
     for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
         os.environ[_var] = str(ARGS.threads)
 
+import functools  # noqa: E402
 import gc  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -87,7 +91,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import wengert  # noqa: E402
 import wengert.numpy as np  # noqa: E402
 from wengert import grad  # noqa: E402
-from wengert.transforms.checkpoint import checkpoint, checkpoint_loop, revolve_evaluations  # noqa: E402
+from wengert.transforms.checkpoint import checkpoint, checkpoint_loop, revolve_evaluations, revolve_schedule  # noqa: E402
 
 MB = 1024.0 ** 2
 
@@ -170,6 +174,51 @@ def hand_written(x0, w, n, wrt):
     return g if xs is None else (g, ys.T @ xs)
 
 
+def hand_revolve(s):
+    """revolve with ``s`` snapshots written by hand in NumPy: the schedule ``checkpoint_loop``
+    runs (``revolve_schedule``), untaped steps as in ``forward_only``, and each turn one step's
+    forward and backward pass by hand (no ``sin``: the turn needs only ``cos`` of the
+    pre-activation). The cost of revolve with a tape of no overhead at all. W's cotangent, a
+    sum of one outer product per step, is formed in blocks of ``_BLOCK`` terms by one matrix
+    product each (as wengert's ``LowRank`` does)."""
+    def run(x0, w, n, wrt):
+        d = x0.shape[0]
+        snaps = {0: x0}
+        x, g = x0, onp.ones(d)
+        gys = xs = gw = None
+        if wrt == "x0W":
+            gys, xs, gw, k = onp.empty((_BLOCK, d)), onp.empty((_BLOCK, d)), onp.zeros((d, d)), 0
+        for action in revolve_schedule(n, s):
+            kind = action[0]
+            if kind == "advance":
+                for _ in range(action[1], action[2]):
+                    x = onp.sin(w @ x) * 0.5
+            elif kind == "turn":
+                gy = onp.cos(w @ x) * (0.5 * g)
+                g = gy @ w
+                if gys is not None:
+                    gys[k], xs[k] = gy, x
+                    k += 1
+                    if k == _BLOCK:
+                        gw += gys.T @ xs
+                        k = 0
+            elif kind == "store":
+                snaps[action[1]] = x
+            elif kind == "restore":
+                x = snaps[action[1]]
+            else:
+                del snaps[action[1]]
+        if gys is None:
+            return g
+        gw += gys[:k].T @ xs[:k]
+        return g, gw
+    run.__name__ = f"hand-written revolve s={s}"
+    return run
+
+
+_BLOCK = 125
+
+
 # -- measurements ---------------------------------------------------------------------------------
 
 def peak_memory(fun, *args):
@@ -223,6 +272,11 @@ def run_workload(wrt, n, d, repeats, snapshot_counts, rng):
     assert_allclose(_flat(hand), _flat(ref), rtol=1e-10, atol=1e-10 * onp.max(onp.abs(_flat(ref))))
     print(f"validated: hand-written vs plain tape, max relative difference "
           f"{onp.max(onp.abs(_flat(hand) - _flat(ref))) / onp.max(onp.abs(_flat(ref))):.1e}", flush=True)
+    for s in snapshot_counts:
+        got = hand_revolve(s)(x0, w, n, wrt)
+        assert_allclose(_flat(got), _flat(ref), rtol=1e-10, atol=1e-10 * onp.max(onp.abs(_flat(ref))))
+        print(f"validated: hand-written revolve s={s} vs plain tape, max relative difference "
+              f"{onp.max(onp.abs(_flat(got) - _flat(ref))) / onp.max(onp.abs(_flat(ref))):.1e}", flush=True)
     for name, method in methods[1:]:
         got = make_gradient(method, n, wrt)(x0, w)
         # same operations, except that cotangents of W are summed in another order: equal to rounding
@@ -244,10 +298,17 @@ def run_workload(wrt, n, d, repeats, snapshot_counts, rng):
     print(f"{'hand-written':>14}: peak {hand_peak / MB:9.2f} MB", flush=True)
     print(f"{'forward only':>14}: peak {fwd_peak / MB:9.2f} MB", flush=True)
     rows["hand-written"] = {"peak": hand_peak, "evals": n}
+    for s in snapshot_counts:
+        name = f"hand-written revolve s={s}"
+        peak = peak_memory(hand_revolve(s), x0, w, n, wrt)
+        rows[name] = {"peak": peak, "evals": revolve_evaluations(n, s)}
+        print(f"{name:>14}: peak {peak / MB:9.2f} MB", flush=True)
 
     # time: interleaved rounds
     funcs = [(name, make_gradient(method, n, wrt)) for name, method in methods]
     funcs.append(("hand-written", lambda x0, w: hand_written(x0, w, n, wrt)))
+    for s in snapshot_counts:
+        funcs.append((f"hand-written revolve s={s}", functools.partial(hand_revolve(s), n=n, wrt=wrt)))
     funcs.append(("forward only", lambda x0, w: forward_only(x0, w, n)))
     for _, f in funcs:                                     # warm-up
         f(x0, w)
@@ -280,7 +341,7 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
              "time (median) | IQR | time / plain | paired |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in rows:
-        if name == "hand-written":
+        if name.startswith("hand-written"):
             continue
         med, q1, q3 = _quartiles(times[name])
         paired = onp.median([a / b for a, b in zip(times[name], times["plain tape"])])
@@ -295,6 +356,13 @@ def table(wrt, n, d, rows, times, fwd_peak, snapshot_counts):
     lines.append(f"| hand-written (NumPy, forward and backward by hand) | {kept['hand-written']} | {n:,} | "
                  f"{rows['hand-written']['peak'] / MB:.2f} MB | - | {med:.2f} s | {q1:.2f}-{q3:.2f} | "
                  f"{med / base_t:.2f}x | {paired:.2f}x |")
+    for s in snapshot_counts:
+        name = f"hand-written revolve s={s}"
+        med, q1, q3 = _quartiles(times[name])
+        paired = onp.median([a / b for a, b in zip(times[name], times["plain tape"])])
+        lines.append(f"| {name} (NumPy, same schedule, turns by hand) | {s} carries | {rows[name]['evals']:,} | "
+                     f"{rows[name]['peak'] / MB:.2f} MB | 1/{base_peak / rows[name]['peak']:.0f} | {med:.2f} s | "
+                     f"{q1:.2f}-{q3:.2f} | {med / base_t:.2f}x | {paired:.2f}x |")
     med, q1, q3 = _quartiles(times["forward only"])
     lines.append(f"| forward only (NumPy, no derivative) | - | {n:,} | {fwd_peak / MB:.2f} MB | - | {med:.2f} s | "
                  f"{q1:.2f}-{q3:.2f} | {med / base_t:.2f}x | - |")
@@ -309,7 +377,8 @@ def decomposition(n, times, snapshot_counts):
     tape is t/n * a/p + b/p, where b = (revolve - t a) / n is one turn and whatever else revolve
     does per step. Turns as cheap as the plain tape's steps (b = p) give the bound 1 + t/n * a/p.
     With h = hand-written / n (a step and its backward pass at no overhead), a tape with no
-    overhead (p = b = h) would give 1 + t/n * a/h."""
+    overhead (p = b = h) would give 1 + t/n * a/h; the hand-written revolve measures it (its turns
+    skip the forward value, so it can do slightly better)."""
     plain, fwd = times["plain tape"], times["forward only"]
     a = [f / n for f in fwd]
     p = [t / n for t in plain]
@@ -320,9 +389,9 @@ def decomposition(n, times, snapshot_counts):
              f"(h / a = {onp.median([x / y for x, y in zip(h, a)]):.2f}). Revolve runs t(n, s) untaped steps and n "
              f"turns (taped step + backward), b = (time - t a) / n each; b = p would give the bound 1 + (t/n)(a/p), "
              f"and a tape without overhead (p = b = h) 1 + (t/n)(a/h):", "",
-             "| method | t / n | bound 1 + (t/n)(a/p) | no-overhead tape 1 + (t/n)(a/h) | time / plain (paired) "
-             "| b | b / p |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| method | t / n | bound 1 + (t/n)(a/p) | no-overhead tape 1 + (t/n)(a/h) | hand-written revolve / plain "
+             "(paired) | time / plain (paired) | b | b / p |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in snapshot_counts:
         name = f"revolve s={s}"
         if name not in times:
@@ -331,9 +400,10 @@ def decomposition(n, times, snapshot_counts):
         bound = [1 + t / n * x / y for x, y in zip(a, p)]
         ideal = [1 + t / n * x / y for x, y in zip(a, h)]
         paired = [r / q for r, q in zip(times[name], plain)]
+        hand = [r / q for r, q in zip(times[f"hand-written revolve s={s}"], plain)]
         b = [(r - t * x) / n for r, x in zip(times[name], a)]
         lines.append(f"| {name} | {t / n:.3f} | {onp.median(bound):.2f}x | {onp.median(ideal):.2f}x | "
-                     f"{onp.median(paired):.2f}x | "
+                     f"{onp.median(hand):.2f}x | {onp.median(paired):.2f}x | "
                      f"{onp.median(b) * 1e6:.1f} us | {onp.median([x / y for x, y in zip(b, p)]):.2f} |")
     return lines
 

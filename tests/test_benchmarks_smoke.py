@@ -74,3 +74,24 @@ def test_a_wrong_gradient_fails_validation(monkeypatch, quiet_env):
     with pytest.raises(suite.ValidationError):
         suite.run(["--quick", "--size", "tiny", "--libs", "wengert", "--in-process", "--repeats", "1",
                    "--threads", "0", "--no-save", "--only", "chain"], log=lambda *a: None)
+
+
+@pytest.mark.parametrize("wrt", ["x0", "x0W"])
+@pytest.mark.parametrize("s", [1, 3, 40])
+def test_memory_benchmark_hand_written_references_agree(wrt, s):
+    """bench_memory.py's no-overhead references (the gradient by hand, and revolve's schedule
+    carried out by hand) compute the gradient of the plain tape."""
+    import numpy as onp
+    bench = pytest.importorskip("benchmarks.bench_memory")
+    rng = onp.random.default_rng(1)
+    n, d = 40, 6
+    w = 2.0 * rng.standard_normal((d, d)) / onp.sqrt(d)
+    x0 = rng.standard_normal(d)
+    g = bench.make_gradient(bench.plain_tape, n, wrt)(x0, w)
+    flat = bench._flat(g)
+    bench._BLOCK, block = 7, bench._BLOCK           # several blocks of W's terms and a partial one
+    try:
+        for got in (bench.hand_written(x0, w, n, wrt), bench.hand_revolve(s)(x0, w, n, wrt)):
+            onp.testing.assert_allclose(bench._flat(got), flat, rtol=1e-10, atol=1e-12)
+    finally:
+        bench._BLOCK = block
