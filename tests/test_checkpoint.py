@@ -218,7 +218,7 @@ def test_the_executor_holds_at_most_s_snapshots(n, s):
     first = _Token(0)
     live.add(first)
     positions = []
-    for state in reversal(Spec, first, []):
+    for state in reversal(Spec.advance, n, s, first, []):
         first = None
         positions.append(state.pos)
         assert len(live) <= s + 1                     # s snapshots and the carry being reversed
@@ -662,3 +662,97 @@ def test_stop_gradient_and_integer_arguments_inside():
     def f(x, k):
         return np.sin(x) * k + stop_gradient(x) ** 2
     assert_allclose(grad(lambda x: np.sum(checkpoint(f)(x, 3)))(X0), 3 * onp.cos(X0), rtol=1e-14)
+
+
+# -- forward mode, policies and what is left behind ---------------------------------------------
+
+def test_forward_mode_runs_the_loop_and_the_function_once():
+    """At the first order, forward mode gets the value and the tangent from one run (the
+    impl would run the reverse pass's first descent too, and the rule the loop again)."""
+    calls = [0]
+
+    def counted(x):
+        calls[0] += 1
+        return np.sin(W @ x) * 0.9
+    t = RNG.standard_normal(6)
+    out, tan = jvp(lambda x: checkpoint_loop(counted, x, 9, snapshots=3), (X0,), (t,))
+    assert calls[0] == 9
+    ref_out, ref_tan = jvp(lambda x: plain_loop(step, x, 9), (X0,), (t,))
+    assert_allclose(out, ref_out, rtol=1e-13)
+    assert_allclose(tan, ref_tan, rtol=1e-12)
+    calls[0] = 0
+    out, tan = jvp(checkpoint(lambda x: plain_loop(counted, x, 4)), (X0,), (t,))
+    assert calls[0] == 4
+    assert_allclose(tan, jvp(lambda x: plain_loop(step, x, 4), (X0,), (t,))[1], rtol=1e-12)
+    # jacfwd of a loop still agrees with jacrev
+    assert_allclose(jacfwd(lambda x: checkpoint_loop(step, x, 7, snapshots=2))(X0),
+                    jacrev(lambda x: plain_loop(step, x, 7))(X0), rtol=1e-11, atol=1e-14)
+
+
+def test_a_loop_leaves_nothing_alive_when_no_backward_pass_comes():
+    """The forward pass keeps its snapshots for the backward pass on the loop's spec; with
+    no backward pass (forward mode, an unused pullback) they go with the call, without
+    waiting for the cycle collector."""
+    refs = []
+
+    def tracked(x):
+        y = np.sin(W @ x) * 0.9
+        refs.append(weakref.ref(getval(y)))
+        return y
+    import gc
+    gc.disable()
+    try:
+        jvp(lambda x: checkpoint_loop(tracked, x, 12, snapshots=3), (X0,), (X0,))
+        out, pull = vjp(lambda x: checkpoint_loop(tracked, x, 12, snapshots=3), X0)
+        del out, pull
+        assert len(refs) > 12 and not [r for r in refs if r() is not None]
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("policy", [lambda name: True, {"checkpoint", "checkpoint_loop", "matmul", "f", "g"}])
+def test_a_policy_that_names_nested_transforms_recomputes_them(policy):
+    """Nested checkpoints, loops, fixed points and custom rules set up state in their own
+    evaluation, and those built per call cannot be matched to a saved result: they are
+    always run again, whatever the policy names."""
+    from wengert import custom_vjp
+    from wengert.transforms.implicit import fixed_point
+
+    @custom_vjp
+    def f(x):
+        return np.tanh(x)
+    f.defvjp(lambda x: (np.tanh(x), x), lambda x, g: (g / np.cosh(x) ** 2,))
+
+    def g(x):
+        return np.sum(x ** 2)
+
+    def body(x):
+        y = checkpoint(lambda z: np.sin(W @ z))(x)
+        y = checkpoint_loop(step, y, 5, snapshots=2)
+        y = y + fixed_point(lambda u, p: 0.5 * np.cos(u) + p, onp.zeros(6), y)
+        return f(y) * g(x)
+
+    def plain_body(x):
+        y = plain_loop(step, np.sin(W @ x), 5)
+        u = onp.zeros(6) + 0.0 * y
+        for _ in range(200):
+            u = 0.5 * np.cos(u) + y
+        return np.tanh(y + u) * np.sum(x ** 2)
+
+    got = grad(lambda x: np.sum(checkpoint(body, policy=policy)(x)))(X0)
+    assert_allclose(got, grad(lambda x: np.sum(plain_body(x)))(X0), rtol=1e-8)
+
+
+def test_a_view_of_an_input_comes_back_as_writeable_as_the_view_of_the_original():
+    x = onp.arange(1.0, 4.0)
+    for f in (lambda x: x[1:], lambda x: x.reshape(3, 1), lambda x: x.T, lambda x: x):
+        y = checkpoint(f)(x)
+        assert y.flags.writeable
+    y = checkpoint(lambda x: x[1:])(x)
+    y[0] = 7.0
+    assert x[1] == 7.0
+
+
+def test_negative_steps_are_refused_with_the_default_snapshots():
+    with pytest.raises(ValueError, match="n_steps must be an int >= 0, not -1"):
+        checkpoint_loop(step, X0, -1)

@@ -281,3 +281,27 @@ def test_the_adaptive_loop_example():
     assert r["newton_grad"] == pytest.approx(r["newton_exact"], rel=1e-10)
     assert r["implicit_grad"] == pytest.approx(r["unrolled_grad"], rel=1e-9)
     assert r["implicit_records"] < 5 < r["iterations"] < r["unrolled_records"]
+
+
+def test_arrays_f_closes_over_are_held_until_the_derivative_is_done():
+    """The rules trace f again at the solution and read what it closes over: writing into
+    such an array before the backward pass is refused, not a silently different gradient."""
+    from wengert import SavedArrayWriteError
+    A = onp.array([[0.4, 0.1], [-0.2, 0.3]])
+    p0 = onp.array([0.3, -0.2])
+
+    def loss(p, write):
+        x = fixed_point(lambda x, q: np.tanh(A @ x) + q, onp.zeros(2), p)
+        if write:
+            A[0, 0] = 5.0
+        return np.sum(x ** 2)
+    g = grad(loss)(p0, False)
+    with pytest.raises(SavedArrayWriteError):
+        grad(loss)(p0, True)
+    assert A.flags.writeable and A[0, 0] == 0.4
+    out, pull = vjp(lambda p: fixed_point(lambda x, q: np.tanh(A @ x) + q, onp.zeros(2), p), p0)
+    with pytest.raises(ValueError, match="read-only"):       # (NumPy's own error, outside a trace)
+        A[1, 1] = -3.0
+    onp.testing.assert_allclose(pull(2 * out)[0], g, rtol=1e-8)
+    del pull
+    assert A.flags.writeable

@@ -9,7 +9,7 @@ instead of re-running the program.
 """
 from ..errors import EscapedTracerError
 from .saved import raise_explained
-from .tracer import Trace, box_class, enter_level, exit_level
+from .tracer import Box, Trace, box_class, enter_level, exit_level
 from .vspace import add, fit_tangent, is_differentiable
 
 
@@ -46,6 +46,10 @@ class JVPTrace(Trace):
     def process(self, prim, args, kwargs, nboxes):
         if self.closed:
             raise EscapedTracerError(prim.name)
+        if prim.jvp_primal is not None:
+            out = self._primal_and_tangent(prim, args, kwargs)
+            if out is not _LOWER:
+                return out
         ans, vals, argnums, tangents = self.apply(prim, args, kwargs, nboxes)
         if not is_differentiable(ans):
             return ans
@@ -53,6 +57,27 @@ class JVPTrace(Trace):
         if t is None:
             return ans
         return box_class[0](ans, self, t)
+
+
+    def _primal_and_tangent(self, prim, args, kwargs):
+        """``prim`` applied by its ``jvp_primal`` rule; ``_LOWER`` if a lower trace's box is
+        among the arguments (that trace must see the primitive: the usual path)."""
+        vals, argnums, tangents = list(args), [], []
+        for i, a in enumerate(args):
+            if isinstance(a, Box):
+                if a._trace is not self or isinstance(a._value, Box):
+                    return _LOWER
+                vals[i] = a._value
+                if a._node is not None:
+                    argnums.append(i)
+                    tangents.append(a._node)
+        ans, t = prim.jvp_primal(tuple(argnums), tangents, *vals, **kwargs)
+        if t is None or not is_differentiable(ans):
+            return ans
+        return box_class[0](ans, self, fit_tangent(t, ans))
+
+
+_LOWER = object()
 
 
 def trace_forward(fun, values, tangents):

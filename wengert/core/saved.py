@@ -187,11 +187,18 @@ def read_only(leaves):
 
 def writeable_again(outputs, views, originals):
     """``outputs`` with the views ``read_only`` made (returned unchanged by the function)
-    replaced by the arrays they view: a value passed through is returned as it came."""
+    replaced by the arrays they view: a value passed through is returned as it came, and
+    a view the function made of one (``x[1:]``, ``x.T``) is as writeable as the same view
+    of the original would be."""
     swap = {id(v): x for v, x in zip(views, originals) if v is not x}
     if not swap:
         return outputs
-    return [swap.get(id(y), y) for y in outputs]
+    out = [swap.get(id(y), y) for y in outputs]
+    bases = {id(x) for x in swap.values() if x.flags.writeable}
+    for y in out:
+        if y.__class__ is _ndarray and id(y.base) in bases and not y.flags.writeable:
+            y.flags.writeable = True        # (NumPy records the owner of the memory as a view's base)
+    return out
 
 
 def is_write_refused(error):

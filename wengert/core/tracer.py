@@ -121,6 +121,15 @@ class Primitive:
     # A callable returning more arrays the rules will read (a custom_vjp's residuals), for
     # the tape to hold with the constants; None for almost every primitive.
     also_reads = None
+    # Whether a checkpoint policy may keep this primitive's result instead of running it
+    # again: not for primitives whose impl prepares what their rules use (checkpoint,
+    # checkpoint_loop), nor for those built afresh for each call (custom rules,
+    # fixed_point), which a recomputation could not match to the saved result.
+    saveable = True
+    # ``jvp_primal(argnums, tangents, *args, **kwargs) -> (value, tangent)``: both from one
+    # evaluation, for primitives whose impl and forward rule would each run a user function
+    # (checkpoint, checkpoint_loop); forward mode uses it when no lower trace is involved.
+    jvp_primal = None
 
     def __init__(self, impl, name=None):
         self.impl = impl

@@ -39,6 +39,7 @@ next run starts from.
 """
 import functools
 import types
+import weakref
 from math import comb
 
 import numpy as _np
@@ -373,7 +374,7 @@ class _SaveTrace(Trace):
     def process(self, prim, args, kwargs, nboxes):
         vals = [a._value if isinstance(a, Box) and a._trace is self else a for a in args]
         ans = prim(*vals, **kwargs)
-        if self.policy(prim.name):
+        if prim.saveable and self.policy(prim.name):
             self.saved.append((prim, ans))
         if not is_differentiable(ans):
             return ans
@@ -392,7 +393,7 @@ class _ReplayTrace(Trace):
 
     def process(self, prim, args, kwargs, nboxes):
         vals = [a._value if isinstance(a, Box) and a._trace is self else a for a in args]
-        if self.policy(prim.name):
+        if prim.saveable and self.policy(prim.name):
             if self.pos >= len(self.saved) or self.saved[self.pos][0] is not prim:
                 raise RuntimeError(f"checkpoint: the function ran a different sequence of operations when "
                                    f"recomputed (at {prim.name}); a policy needs a deterministic function")
@@ -477,16 +478,35 @@ def _pack_tangents(packer, out, touts):
     return packer.pack(touts)
 
 
-def _checkpoint_jvp(argnums, tangents, ans, *vals, spec):
-    vals = list(vals)
-
-    def run(*xs):
+def _forward(run, vals, argnums, tangents):
+    """``run(vals)`` under a JVP trace, with the values at ``argnums`` paired with
+    ``tangents``: (its output leaves, the trace)."""
+    def boxed(*xs):
         full = list(vals)
         for a, x in zip(argnums, xs):
             full[a] = x
-        return _diff_leaves(spec.packer, spec.call(full))
-    out, trace = trace_forward(run, [vals[a] for a in argnums], list(tangents))
+        return run(full)
+    return trace_forward(boxed, [vals[a] for a in argnums], list(tangents))
+
+
+def _value_and_tangent(op, packer, out, trace):
+    """The packed value and tangent of the output leaves ``out`` of ``trace``."""
+    values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
+    _check_untraced(op, values)
+    diff = _diff_leaves(packer, out)
+    return packer.pack(_diff_leaves(packer, values)), _pack_tangents(packer, diff, _tangents_out(diff, trace))
+
+
+def _checkpoint_jvp(argnums, tangents, ans, *vals, spec):
+    out, trace = _forward(lambda full: _diff_leaves(spec.packer, spec.call(full)), vals, argnums, tangents)
     return _pack_tangents(spec.packer, out, _tangents_out(out, trace))
+
+
+def _checkpoint_jvp_primal(argnums, tangents, *vals, spec):
+    """Forward mode at the first order: one run of ``fun`` gives the value and the tangent
+    (the impl and the rule would run it once each)."""
+    out, trace = _forward(spec.call, vals, argnums, tangents)
+    return _value_and_tangent("checkpoint", spec.packer, out, trace)
 
 
 def _checkpoint_batch(size, batched, *vals, spec):
@@ -501,6 +521,8 @@ def _checkpoint_batch(size, batched, *vals, spec):
 defvjp_argnums(_checkpoint_p, _checkpoint_vjp)
 defjvp_argnums(_checkpoint_p, _checkpoint_jvp)
 _checkpoint_p.batch = _checkpoint_batch
+_checkpoint_p.saveable = False
+_checkpoint_p.jvp_primal = _checkpoint_jvp_primal
 
 
 def checkpoint(fun, policy=None):
@@ -634,8 +656,9 @@ def _schedule(n_steps, snapshots):
         yield ("restore", i)
 
 
-def _reversal(spec, state, consts):
-    """``revolve_schedule`` carried out: from ``state``, the carry before step 0, yields the
+def _reversal(advance, n, s, state, consts):
+    """``revolve_schedule`` for ``n`` steps and ``s`` snapshots carried out, by
+    ``advance(state, consts, k)``: from ``state``, the carry before step 0, yields the
     carry before each step, last step first, at the moment that step is to be reversed
     (the consumer tapes and reverses it before asking for the next one).
 
@@ -644,8 +667,6 @@ def _reversal(spec, state, consts):
     to ``pending`` and takes one from ``s``, so ``len(pending) + s`` is the snapshot budget
     throughout and at most ``snapshots`` carries are held (a carry being advanced or turned
     is the current state, not a snapshot)."""
-    advance = spec.advance
-    n, s = spec.n_steps, spec.snapshots
     pending = []                                # heads still to reverse: (steps, snapshots, carry at their start)
     while True:
         while n > 1 and s > 1:
@@ -663,6 +684,11 @@ def _reversal(spec, state, consts):
         if not pending:
             return
         n, s, state = pending.pop()             # the tail's base is freed here
+
+
+def _weak_method(method):
+    ref = weakref.WeakMethod(method)
+    return lambda *args: ref()(*args)
 
 
 def _check_loop_args(n_steps, snapshots):
@@ -684,7 +710,7 @@ class _LoopSpec:
     ``step``; otherwise it is the list of the carry's leaves."""
 
     __slots__ = ("step", "carry_tree", "n_carry", "params_tree", "n_params", "boxes", "n_steps", "snapshots",
-                 "packer", "store", "simple")
+                 "packer", "store", "simple", "__weakref__")
 
     def __init__(self, step, carry_tree, n_carry, params_tree, n_params, boxes, n_steps, snapshots):
         self.step, self.carry_tree, self.n_carry = step, carry_tree, n_carry
@@ -864,7 +890,10 @@ def _loop_impl(*vals, spec):
     needs, then the last step, taped), so the backward pass can start at once."""
     n = spec.n_carry
     consts = list(vals[n:])
-    rev = _reversal(spec, spec.state_of(vals[:n]), consts)
+    # (the generator stays on ``spec`` for the backward pass: it must not refer back to
+    # spec, or the cycle would keep the snapshots alive, if no backward pass comes, until
+    # the cycle collector runs)
+    rev = _reversal(_weak_method(spec.advance), spec.n_steps, spec.snapshots, spec.state_of(vals[:n]), consts)
     last = next(rev)
     if spec.simple:
         const_pos = ()
@@ -907,7 +936,7 @@ def _loop_vjp(argnums, g, ans, *vals, spec):
             cts = None
         tape = None
     else:                                       # run it again (higher derivatives, or a second pull)
-        rev = _reversal(spec, spec.state_of(vals[:n]), consts)
+        rev = _reversal(spec.advance, spec.n_steps, spec.snapshots, spec.state_of(vals[:n]), consts)
     g_state = _reverse(spec, rev, consts, const_pos, g_state, acc, owned)
     out = []
     for a in argnums:
@@ -922,15 +951,18 @@ def _loop_run(spec, vals):
 
 
 def _loop_jvp(argnums, tangents, ans, *vals, spec):
-    vals = list(vals)
-
-    def run(*xs):
-        full = list(vals)
-        for a, x in zip(argnums, xs):
-            full[a] = x
-        return _diff_leaves(spec.packer, _loop_run(spec, full))
-    out, trace = trace_forward(run, [vals[a] for a in argnums], list(tangents))
+    out, trace = _forward(lambda full: _diff_leaves(spec.packer, _loop_run(spec, full)), vals, argnums, tangents)
     return _pack_tangents(spec.packer, out, _tangents_out(out, trace))
+
+
+def _loop_jvp_primal(argnums, tangents, *vals, spec):
+    """Forward mode at the first order: the loop runs once, under the JVP trace (the impl
+    would also run the reverse pass's first descent, which nothing would use)."""
+    out, trace = _forward(lambda full: _loop_run(spec, full), vals, argnums, tangents)
+    if spec.packer is None:
+        spec.packer = _Packer([o._value if isinstance(o, Box) and o._trace is trace else o for o in out],
+                              spec.carry_tree)
+    return _value_and_tangent("checkpoint_loop", spec.packer, out, trace)
 
 
 def _loop_batch(size, batched, *vals, spec):
@@ -947,6 +979,8 @@ def _loop_batch(size, batched, *vals, spec):
 defvjp_argnums(_loop_p, _loop_vjp)
 defjvp_argnums(_loop_p, _loop_jvp)
 _loop_p.batch = _loop_batch
+_loop_p.saveable = False
+_loop_p.jvp_primal = _loop_jvp_primal
 
 
 def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
@@ -977,7 +1011,8 @@ def checkpoint_loop(step, carry, n_steps, snapshots=None, params=None):
     is done.
     """
     if snapshots is None:
-        snapshots = max(1, int(_np.ceil(_np.sqrt(n_steps)))) if isinstance(n_steps, (int, _np.integer)) else 1
+        valid = isinstance(n_steps, (int, _np.integer)) and n_steps > 0
+        snapshots = max(1, int(_np.ceil(_np.sqrt(n_steps)))) if valid else 1
     _check_loop_args(n_steps, snapshots)
     if n_steps == 0:
         return carry

@@ -332,6 +332,7 @@ class _Custom:
         prim = Primitive(call.impl, self._sig.name)
         prim.vjp_joint, prim.jvp_joint = call.vjp, call.jvp
         prim.also_reads = call.also_reads
+        prim.saveable = False
         packed = prim(*leaves)                        # runs the function, which fixes the packing
         return call.packing.treedef.unflatten(call.packing.unpack(packed))
 

@@ -30,6 +30,7 @@ from ..core.pytree import tree_flatten, tree_map
 from ..core.saved import ExplainWrites, read_only, writeable_again
 from ..core.tracer import Box, Primitive, getval
 from ..core.vspace import dtype_of, shape_of
+from .checkpoint import _captured
 from .custom import Packing, contains_box
 from .forward import jvp, linearize
 from .reverse import vjp
@@ -56,7 +57,10 @@ def fixed_point(f, x0, params, tol=1e-10, max_iter=10_000):
         return xtree.unflatten(solver.solve(p_leaves))
     prim = Primitive(solver.impl, solver.name)
     prim.vjp_joint, prim.jvp_joint = solver.vjp, solver.jvp
-    packed = prim(*p_leaves)                      # runs the solve, which fixes the packing
+    prim.saveable = False
+    # the arrays f closes over are read again by the rules: as (ignored) arguments, a tape
+    # recording the call holds them read-only until then (core/saved.py)
+    packed = prim(*p_leaves, *_captured(f)[1])    # runs the solve, which fixes the packing
     return xtree.unflatten(solver.packing.unpack(packed))
 
 
@@ -119,6 +123,7 @@ class _FixedPoint:
 
     def __init__(self, f, x0_leaves, xtree, ptree, tol, max_iter):
         self.f, self.x0, self.xtree, self.ptree = f, x0_leaves, xtree, ptree
+        self.n_params = ptree.num_leaves              # (the primitive's further arguments are f's arrays)
         self.tol, self.max_iter = tol, max_iter
         self.fun_name = getattr(f, "__name__", type(f).__name__)
         self.name = f"fixed_point({self.fun_name})"
@@ -141,7 +146,7 @@ class _FixedPoint:
         return iterate(lambda x: self._f_leaves(x, p_leaves), self.x0, self.tol, self.max_iter, self.name)
 
     def impl(self, *p_leaves):
-        leaves = self.solve(p_leaves)
+        leaves = self.solve(p_leaves[:self.n_params])
         if contains_box(leaves):
             raise TypeError(f"{self.name}: f returned a traced value that is not computed from x and params: it "
                             f"closes over a traced variable. Pass that value inside params instead.")
@@ -160,6 +165,7 @@ class _FixedPoint:
 
     # -- reverse: u = g + A^T u, then B^T u ---------------------------------------------------
     def vjp(self, argnums, g, ans, *p_leaves):
+        p_leaves = p_leaves[:self.n_params]
         diff = [p_leaves[a] for a in argnums]
         if _plain([g, ans, *p_leaves]):
             _, pull = vjp(lambda xv, *dp: self.F(xv, _replace(p_leaves, argnums, dp)), ans, *diff)
@@ -176,6 +182,7 @@ class _FixedPoint:
 
     # -- forward: t = A t + B dparams ---------------------------------------------------------
     def jvp(self, argnums, tangents, ans, *p_leaves):
+        p_leaves = p_leaves[:self.n_params]
         diff = [p_leaves[a] for a in argnums]
         if _plain([ans, *tangents, *p_leaves]):
             _, push = linearize(lambda xv, *dp: self.F(xv, _replace(p_leaves, argnums, dp)), ans, *diff)
