@@ -504,3 +504,137 @@ def test_view_links_are_dropped_with_the_boxes():
         return s
     grad(rows)(x)
     assert _box._linked[0] <= 2 * _box._purge_at[0]
+
+# -- NumPy's semantics in the corners: scalars, copies, 0-d views, shape and dtype --------------
+
+def _scalar_history(x):
+    s = x[0] * 1.0                 # a NumPy scalar: immutable, so s += ... rebinds s alone
+    hist = []
+    for i in range(3):
+        s += x[i]
+        hist.append(s)
+    t = s
+    s *= 3.0
+    return np.sum(np.stack(hist)) + 10.0 * t + s
+
+
+def _copies(a):
+    b = a * 1.0
+    copies = [b.copy(), np.copy(b), np.array(b), np.array(b, dtype=b.dtype), b.T.copy(), b.flatten(), +b,
+              np.reshape(b, b.shape, copy=True)]
+    for c in copies:
+        c[...] = 100.0 if c.ndim else 100.0
+    return np.sum(b * onp.arange(1.0, b.size + 1).reshape(b.shape)) + sum(np.sum(c) for c in copies)
+
+
+def _zero_d_views(a):
+    b = a * 1.0
+    v = b[1, ...]                 # with an ellipsis NumPy returns a 0-d view, not a scalar
+    v *= 3.0
+    b[0, ...][...] = 9.0
+    return np.sum(b ** 2)
+
+
+def _floor_and_mod(a):
+    b = a * 1.0
+    row = b[1:3]
+    row %= 2.0
+    c = b
+    c //= 1.5
+    return np.sum(b * a) + np.sum(c)
+
+
+@pytest.mark.parametrize("program, x", [
+    (_scalar_history, onp.array([1.5, -0.5, 2.0])),
+    (_copies, onp.array([[1.0, 2.0], [3.0, 4.0]])),
+    (_zero_d_views, onp.array([0.3, -1.2, 0.7])),
+    (_floor_and_mod, onp.array([0.3, 2.7, 5.4, 1.1])),
+], ids=["scalars", "copies", "0-d views", "//= and %="])
+def test_in_place_corners_follow_numpy(program, x):
+    """Values as NumPy computes them (the program run on plain arrays), gradients as
+    finite differences and forward mode give them."""
+    assert float(program(onp.array(x))) == pytest.approx(float(program(np.array(x))), rel=1e-12)
+    ref = onp.asarray(program(x.copy()))
+    v = wengert_value(program, x)
+    assert v == pytest.approx(float(ref), rel=1e-12)
+    g = grad(program)(x)
+    onp.testing.assert_allclose(g, jacfwd(program)(x), rtol=1e-10, atol=1e-12)
+    h = 1e-6
+    fd = [(program(x + h * e) - program(x - h * e)) / (2 * h) for e in onp.eye(x.size).reshape((x.size,) + x.shape)]
+    onp.testing.assert_allclose(g.ravel(), fd, rtol=1e-6, atol=1e-6)
+
+
+def wengert_value(program, x):
+    from wengert import value_and_grad
+    return float(value_and_grad(program)(x)[0])
+
+
+def test_in_place_updates_keep_shape_and_dtype_as_numpy_does():
+    def widen(x):
+        a = x * 1.0
+        a += onp.ones((2, 3))
+        return np.sum(a)
+
+    def complexify(x):
+        a = x * 1.0
+        a *= 1j
+        return np.sum(np.abs(a))
+
+    def narrow(x):
+        a = np.astype(x, np.float32) * 1.0
+        a += x                     # float64 into float32: NumPy casts back (same kind)
+        return a
+    with pytest.raises(ValueError, match="non-broadcastable output operand"):
+        grad(widen)(onp.ones(3))
+    with pytest.raises(TypeError, match="Cannot cast ufunc 'multiply' output"):
+        grad(complexify)(onp.ones(3))
+    out = jacfwd(narrow)(onp.ones(3))
+    assert out.dtype == onp.float32
+    onp.testing.assert_allclose(out, 2 * onp.eye(3))
+
+
+@pytest.mark.parametrize("make", [
+    lambda a: np.split(a, 3, axis=1)[0], lambda a: np.flip(a, 0), lambda a: np.fliplr(a),
+    lambda a: np.flipud(a), lambda a: a.real, lambda a: np.atleast_2d(a[0]), lambda a: np.array_split(a, 2)[1],
+], ids=["split", "flip", "fliplr", "flipud", "real", "atleast_2d", "array_split"])
+def test_views_returned_by_numpy_functions_are_linked(make):
+    w = onp.arange(1.0, 7.0).reshape(2, 3)
+
+    def f(x):
+        a = x * 1.0
+        v = make(a)
+        v[0, 0] = 100.0 * x[0, 0]
+        return np.sum(a * w)
+    x = onp.ones((2, 3))
+    assert float(f(np.array(x))) == pytest.approx(float(f(x.copy())))
+    check_grads(f, (x,), modes=("fwd", "rev"), order=1)
+
+
+def test_writing_into_a_part_of_a_traced_complex_array_is_refused():
+    from wengert import InPlaceUpdateError
+
+    def f(x):
+        z = x * (1 + 2j)
+        r = z.real
+        r[0] = 5.0
+        return np.sum(np.abs(z))
+    with pytest.raises(InPlaceUpdateError, match="x.real"):
+        grad(f)(onp.ones(3))
+
+
+@pytest.mark.parametrize("index", [
+    lambda A, rows, cols: A[rows, cols], lambda A, rows, cols: np.take(A, rows, axis=0)[:, 0],
+    lambda A, rows, cols: np.take_along_axis(A, rows[:, None], axis=0)[:, 0],
+], ids=["tuple of arrays", "take", "take_along_axis"])
+def test_index_arrays_are_the_tapes_own(index):
+    """The backward pass reads the index arrays: the user may reuse theirs meanwhile."""
+    def f(x, reuse):
+        rows, cols = onp.array([0, 1]), onp.array([0, 0])
+        A = np.stack([x, 2 * x, 3 * x])
+        y = index(A, rows, cols)
+        if reuse:
+            rows[:] = 2
+        return np.sum(y ** 2)
+    x = onp.array([1.0, 2.0])
+    onp.testing.assert_allclose(grad(f)(x, True), [10.0, 0.0], rtol=1e-14)     # y = [x0, 2 x0]
+    onp.testing.assert_allclose(grad(f)(x, False), [10.0, 0.0], rtol=1e-14)

@@ -32,6 +32,7 @@ _UFUNC_METHODS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
 # replaced, and its views at the same views of the new value, up and down the chains of
 # views, each an operation on the tape like any other.
 
+_ndarray = _np.ndarray
 _SCALARS = (_np.float64, _np.float32, float)      # what x[i] of a vector gives: never a view
 _views = {}     # id(base box) -> (weak reference to the base, [weak references to its views])
 _purge_at = [4096]
@@ -82,6 +83,22 @@ def _purge():
     _purge_at[0] = max(4096, 2 * n)
 
 
+def copy_of(box):
+    """A copy of a traced array: a box of its own for the same value. A traced value is
+    never written in place (updates are copies), so the raw value is shared; what makes it a
+    copy is that an in-place update of either box re-points that box alone."""
+    new = object.__new__(box.__class__)
+    new._value, new._trace, new._node = box._value, box._trace, box._node
+    return new
+
+
+def _raw(box):
+    v = box._value
+    while isinstance(v, Box):
+        v = v._value
+    return v
+
+
 def _swap(box, new):
     if not isinstance(new, Box):
         raise InPlaceUpdateError("An in-place update that drops the trace")
@@ -96,6 +113,7 @@ def _spread(box):
         link = getattr(box, "_view_of", None)
         if link is None:
             return
+        _refuse_part(link)
         base, kind, arg = link
         _swap(base, _up(kind, arg, base, box))
         _spread_down(base, box)
@@ -131,6 +149,25 @@ def _spread_down(box, skip):
             if link is not None and link[0] is box:
                 _swap(view, _down(link[1], link[2], box))
                 _spread_down(view, None)
+
+
+def _part(box, name):
+    """``x.real`` / ``x.imag``: views in NumPy. That of a real array shows the array itself
+    (linked like a reshape to the same shape); the parts of a complex array are detached:
+    writing into one raises (a traced complex array is updated as a whole)."""
+    out = ns[name](box)
+    if isinstance(out, ArrayBox):
+        if box.dtype.kind != "c":
+            if name == "real":
+                _link(box, out, "reshape", (box.shape, "C"))
+        elif _raw(box).__class__ is _ndarray:
+            out._view_of = (None, "part", name)
+    return out
+
+
+def _refuse_part(link):
+    if link is not None and link[1] == "part":
+        raise InPlaceUpdateError(f"Writing into x.{link[2]} (a view of the complex array x in NumPy)")
 
 
 def _method(name):
@@ -169,7 +206,7 @@ class ArrayBox(Box):
         return ns["negative"](self)
 
     def __pos__(self):
-        return self
+        return copy_of(self)
 
     def __abs__(self):
         return ns["absolute"](self)
@@ -203,8 +240,8 @@ class ArrayBox(Box):
     dtype = property(lambda self: _np.result_type(self._value))
     T = property(lambda self: ns["transpose"](self))
     mT = property(lambda self: ns["matrix_transpose"](self))
-    real = property(lambda self: ns["real"](self))
-    imag = property(lambda self: ns["imag"](self))
+    real = property(lambda self: _part(self, "real"))
+    imag = property(lambda self: _part(self, "imag"))
 
     def __len__(self):
         return len(self._value)
@@ -214,8 +251,9 @@ class ArrayBox(Box):
 
     def __getitem__(self, idx):
         out = ns["_getitem"](self, idx)
-        if isinstance(out, Box) and out._value.__class__ not in _SCALARS and out.ndim and _basic(idx):
-            _link(self, out, "item", idx)   # a view in NumPy: in-place updates go both ways
+        if isinstance(out, Box) and out._value.__class__ not in _SCALARS and _basic(idx) and \
+                (out.ndim or _raw(out).__class__ is _ndarray and _raw(out).ndim == 0):
+            _link(self, out, "item", idx)   # a view in NumPy (a 0-d one too): in-place updates go both ways
         return out
 
     # -- in-place updates: the box is re-pointed at a functionally updated copy, so every
@@ -223,6 +261,7 @@ class ArrayBox(Box):
     # tape saved stay intact. Views taken by basic indexing (b = a[0], b = a[1:, ::2]) are
     # linked to their base: updating either re-points the other (see _views below).
     def _become(self, new):
+        _refuse_part(getattr(self, "_view_of", None))
         _swap(self, new)
         if _views or getattr(self, "_view_of", None) is not None:
             _spread(self)
@@ -231,23 +270,50 @@ class ArrayBox(Box):
     def __setitem__(self, idx, value):
         self._become(ns["_setitem"](self, idx, value))
 
+    def _update(self, new, ufunc):
+        """``self op= other`` with ``new = self op other``, by NumPy's rules: a scalar is
+        immutable (the name is rebound, other names keep the old value); an array keeps its
+        shape and dtype (a result of another shape, or of a dtype NumPy would not cast back
+        with casting='same_kind', raises as in NumPy)."""
+        raw = _raw(self)
+        if raw.__class__ is not _ndarray:
+            return new
+        if not isinstance(new, Box):         # x //= y: the values no longer depend on x's
+            new = ns["_setitem"](self, Ellipsis, new)
+        shape, dtype = self.shape, self.dtype
+        if new.shape != shape:
+            raise ValueError(f"non-broadcastable output operand with shape {shape} doesn't match the broadcast "
+                             f"shape {new.shape} (in-place {ufunc} of a traced array)")
+        if new.dtype != dtype:
+            if not _np.can_cast(new.dtype, dtype, "same_kind"):
+                raise TypeError(f"Cannot cast ufunc '{ufunc}' output from {new.dtype!r} to {dtype!r} with "
+                                f"casting rule 'same_kind' (in-place update of a traced array)")
+            new = ns["astype"](new, dtype)
+        return self._become(new)
+
     def __iadd__(self, other):
-        return self._become(self + other)
+        return self._update(self + other, "add")
 
     def __isub__(self, other):
-        return self._become(self - other)
+        return self._update(self - other, "subtract")
 
     def __imul__(self, other):
-        return self._become(self * other)
+        return self._update(self * other, "multiply")
 
     def __itruediv__(self, other):
-        return self._become(self / other)
+        return self._update(self / other, "divide")
+
+    def __ifloordiv__(self, other):
+        return self._update(self // other, "floor_divide")
+
+    def __imod__(self, other):
+        return self._update(self % other, "remainder")
 
     def __ipow__(self, other):
-        return self._become(self ** other)
+        return self._update(self ** other, "power")
 
     def __imatmul__(self, other):
-        return self._become(self @ other)
+        return self._update(self @ other, "matmul")
     __float__ = _refuse("float()")
     __int__ = _refuse("int()")
     __complex__ = _refuse("complex()")
@@ -307,10 +373,10 @@ class ArrayBox(Box):
         return ns["astype"](self, dtype, copy=copy)
 
     def flatten(self, order="C"):
-        return ns["ravel"](self, order)
+        return copy_of(ns["ravel"](self, order))     # a copy, never a linked view
 
     def copy(self, order="K"):
-        return self
+        return copy_of(self)
 
     def conj(self):
         return ns["conjugate"](self)

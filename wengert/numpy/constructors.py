@@ -7,6 +7,7 @@ the derivative of ``np.stack([x, y])``); a traced value passes through (cast if 
 import numpy as _np
 
 from ..core.tracer import Box, getval
+from ._box import copy_of
 from ._wrap import contains_box
 from .shape import astype, expand_dims, stack
 
@@ -21,8 +22,10 @@ def _from_nested(obj):
     return _np.asarray(obj)
 
 
-def _traced_array(obj, dtype=None, ndmin=0):
+def _traced_array(obj, dtype=None, ndmin=0, copy=False):
     out = _from_nested(obj)
+    if copy and out is obj:
+        out = copy_of(out)          # an array of its own: in-place updates must not reach obj
     if dtype is not None:
         out = astype(out, dtype, copy=False)
     nd = len(_np.shape(getval(out)))
@@ -37,7 +40,7 @@ def array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndm
         extra = {"ndmax": ndmax} if ndmax else {}
         extra.update({"like": like} if like is not None else {})
         return _np.array(object, dtype=dtype, copy=copy, order=order, subok=subok, ndmin=ndmin, **extra)
-    return _traced_array(object, dtype, ndmin)
+    return _traced_array(object, dtype, ndmin, copy=bool(copy))
 
 
 def asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
@@ -73,4 +76,4 @@ def asfortranarray(a, dtype=None, *, like=None):
 def copy(a, order="K", subok=False):
     if not contains_box(a):
         return _np.copy(a, order=order, subok=subok)
-    return _traced_array(a)
+    return _traced_array(a, copy=True)

@@ -46,7 +46,13 @@ def _static_index(idx):
         return value
     if isinstance(idx, list):
         return _array_index(strip_boxes(idx))
-    return idx
+    return _own(idx)
+
+
+def _own(idx):
+    """An index array the tape can keep: a copy of a writeable one (the user may reuse the
+    array, and the backward pass reads it; small next to the values indexed)."""
+    return idx.copy() if idx.__class__ is _np.ndarray and idx.flags.writeable else idx
 
 
 def _getitem(x, idx):
@@ -79,7 +85,7 @@ def getitem(x, idx):
 
 def _int_indices(indices):
     idx = _array_index(getval(indices))
-    return idx.astype(_np.intp, casting="same_kind" if idx.dtype.kind in "iu" else "safe", copy=False)
+    return idx.astype(_np.intp, casting="same_kind" if idx.dtype.kind in "iu" else "safe")    # (a copy)
 
 
 def _traced_along(a, axis, out, name):
@@ -113,7 +119,7 @@ def take_along_axis(arr, indices, axis=-1):
         return _np.take_along_axis(arr, indices, axis)
     from .shape import ravel
     arr = _as_array(arr)
-    indices = _np.asarray(getval(indices))
+    indices = _own(_np.asarray(getval(indices)))
     if indices.dtype.kind not in "iu":
         raise IndexError("`indices` must be an integer array")
     if axis is None:

@@ -23,7 +23,7 @@ from ..core.rules import defjvp_argnums
 from ..core.tracer import Box, getval
 from ..core.vspace import broadcast_to as _broadcast_to_p, cast, dtype_of, shape_of
 from ..errors import InPlaceUpdateError, MissingRuleError
-from ._box import link_view
+from ._box import ArrayBox, copy_of, link_view
 from ._helpers import _along, _as_array, _ndim
 from ._wrap import contains_box
 from .elementwise import where as _where
@@ -96,7 +96,8 @@ def reshape(a, /, shape, order="C", *, copy=None):
     shape = getval(shape)
     shape = (operator.index(shape),) if isinstance(shape, (int, _np.integer)) else \
         tuple(operator.index(s) for s in shape)
-    return _reshaped(a, shape, _memory_order(a, order))
+    out = _reshaped(a, shape, _memory_order(a, order))
+    return copy_of(out) if copy and out is not None and isinstance(out, Box) else out
 
 
 def _reshaped(a, shape, order):
@@ -104,6 +105,11 @@ def _reshaped(a, shape, order):
     either then show in the other, see _box.py)."""
     out = reshape_p(a, shape, order=order)
     return link_view(a, out, "reshape", (shape, order))
+
+
+def _item_view(a, idx):
+    """``a[idx]`` for a basic index: a view in NumPy, linked as ``a[idx]`` links it."""
+    return a[idx] if isinstance(a, ArrayBox) else getitem(a, idx)
 
 
 def _transposed(a, axes):
@@ -217,7 +223,7 @@ def _atleast(np_func, arys):
         if contains_box(a):
             a = _as_array(a)
             shape = np_func(_dummy(shape_of(a))).shape
-            res.append(a if shape == shape_of(a) else reshape_p(a, shape))
+            res.append(a if shape == shape_of(a) else _reshaped(a, shape, "C"))
         else:
             res.append(np_func(a))
     return res[0] if len(res) == 1 else tuple(res)
@@ -414,7 +420,7 @@ def array_split(ary, indices_or_sections, axis=0):
     ary = _as_array(ary)
     ax = normalize_axis_index(axis, _ndim(ary))
     points = _div_points(shape_of(ary)[ax], indices_or_sections)
-    return [getitem(ary, _along(ax, slice(start, stop))) for start, stop in zip(points[:-1], points[1:])]
+    return [_item_view(ary, _along(ax, slice(start, stop))) for start, stop in zip(points[:-1], points[1:])]
 
 
 @_numpy_if_untraced(_np.split)
@@ -508,7 +514,7 @@ def flip(m, axis=None):
     m = _as_array(m)
     nd = _ndim(m)
     axes = range(nd) if axis is None else normalize_axis_tuple(axis, nd)
-    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(nd)))
+    return _item_view(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(nd)))
 
 
 @_numpy_if_untraced(_np.fliplr)
@@ -516,7 +522,7 @@ def fliplr(m):
     m = _as_array(m)
     if _ndim(m) < 2:
         raise ValueError("Input must be >= 2-d.")
-    return getitem(m, (slice(None), slice(None, None, -1)))
+    return _item_view(m, (slice(None), slice(None, None, -1)))
 
 
 @_numpy_if_untraced(_np.flipud)
@@ -524,7 +530,7 @@ def flipud(m):
     m = _as_array(m)
     if _ndim(m) < 1:
         raise ValueError("Input must be >= 1-d.")
-    return getitem(m, (slice(None, None, -1), Ellipsis))
+    return _item_view(m, (slice(None, None, -1), Ellipsis))
 
 
 @_numpy_if_untraced(_np.roll)
