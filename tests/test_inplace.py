@@ -638,3 +638,30 @@ def test_index_arrays_are_the_tapes_own(index):
     x = onp.array([1.0, 2.0])
     onp.testing.assert_allclose(grad(f)(x, True), [10.0, 0.0], rtol=1e-14)     # y = [x0, 2 x0]
     onp.testing.assert_allclose(grad(f)(x, False), [10.0, 0.0], rtol=1e-14)
+
+
+def test_memory_of_updates_cell_by_cell_grows_linearly():
+    """Each in-place update is a copy; the tape keeps only the shapes of the copies that
+    indexing and item assignment read (their rules need no values), so a table filled
+    cell by cell costs memory in proportion to the updates, not updates x table size."""
+    import tracemalloc
+
+    def recurrence(x):
+        a = x * 1.0
+        for i in range(1, a.shape[0]):
+            a[i] = 0.5 * a[i - 1] + a[i]
+        return np.sum(a)
+
+    def peak(n):
+        x = onp.linspace(0.0, 1.0, n)
+        tracemalloc.start()
+        try:
+            g = grad(recurrence)(x)
+            return tracemalloc.get_traced_memory()[1], g
+        finally:
+            tracemalloc.stop()
+    small, g = peak(400)
+    large, _ = peak(1600)
+    assert large / small < 6            # a copy kept per update would make it ~16
+    expected = onp.array([sum(0.5 ** k for k in range(400 - i)) for i in range(400)])
+    onp.testing.assert_allclose(g, expected, rtol=1e-12)

@@ -44,8 +44,16 @@ class ReverseTrace(Trace):
         elif c is not float and c not in _NP_FLOATS and not is_differentiable(ans):
             return ans
         records = self.records
+        kept = ans
+        if prim.shape_only is not None:
+            for k in prim.shape_only:
+                if k < 0:
+                    if c is _ndarray and ans.size >= _STAND_IN_MIN:
+                        kept = stand_in(ans)
+                elif vals[k].__class__ is _ndarray and vals[k].size >= _STAND_IN_MIN:
+                    vals[k] = stand_in(vals[k])
         try:
-            records.append((prim, vals, kwargs, ans, argnums, ids))
+            records.append((prim, vals, kwargs, kept, argnums, ids))
         except AttributeError:
             raise EscapedTracerError(prim.name) from None
         if len(argnums) < len(vals) or kwargs:
@@ -61,6 +69,23 @@ class ReverseTrace(Trace):
                 if v.__class__ is _ndarray:
                     records.hold(v)
         return box_class[0](ans, self, len(records) - 1)
+
+
+_STAND_IN_MIN = 64              # smaller arrays cost less to keep than to stand in for
+_stand_ins = {}
+_NO_DATA = bytes(64)
+
+
+def stand_in(a):
+    """An array of ``a``'s shape and dtype that holds no memory (every stride 0, read-only):
+    what the tape keeps of a value its rules need only the shape and dtype of."""
+    key = (a.shape, a.dtype)
+    s = _stand_ins.get(key)
+    if s is None:
+        if len(_stand_ins) >= 1024:
+            _stand_ins.clear()
+        s = _stand_ins[key] = _np.ndarray(a.shape, a.dtype, buffer=_NO_DATA, strides=(0,) * a.ndim)
+    return s
 
 
 def trace_reverse(fun, values, positions, hold=True):

@@ -130,6 +130,10 @@ class Primitive:
     # evaluation, for primitives whose impl and forward rule would each run a user function
     # (checkpoint, checkpoint_loop); forward mode uses it when no lower trace is involved.
     jvp_primal = None
+    # Positions of the arguments (-1: the output) whose values the rules never read, only
+    # their shape and dtype: the tape keeps a stand-in that holds no memory (reverse.py), so
+    # the copies a chain of updates makes (a[i] = v cell by cell) are freed as it goes.
+    shape_only = None
 
     def __init__(self, impl, name=None):
         self.impl = impl

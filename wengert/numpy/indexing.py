@@ -74,6 +74,7 @@ def _getitem_vjp(g, ans, x, idx):
 
 
 defvjp(getitem_p, _getitem_vjp)
+getitem_p.shape_only = (0, -1)
 defvjp(untake, lambda g, ans, c, idx, shape, dtype: getitem_p(g, idx))
 
 
@@ -278,6 +279,7 @@ def _setitem(x, idx, v):
 
 setitem_p = Primitive(_setitem, "setitem")
 setitem_p.linear = True
+setitem_p.shape_only = (0, 2, -1)      # (each update is a copy: the tape keeps none of them)
 
 
 def _kept_writes(shape, idx):

@@ -76,6 +76,7 @@ def _reshape(a, shape, order="C"):
 
 reshape_p = _linear(_reshape, "reshape")
 defvjp(reshape_p, lambda g, ans, a, shape, order="C": _reshape_back(g, a, order))
+reshape_p.shape_only = (0, -1)
 
 
 def _reshape_back(g, a, order):
@@ -135,6 +136,7 @@ def _transpose(a, axes=None):
 
 transpose_p = _linear(_transpose, "transpose")
 defvjp(transpose_p, lambda g, ans, a, axes=None: transpose_p(g, None if axes is None else tuple(_np.argsort(axes))))
+transpose_p.shape_only = (0, -1)
 
 
 @_numpy_if_untraced(_np.transpose)
