@@ -142,7 +142,12 @@ def _spread_down(box, skip):
     entry = _views.get(id(box))
     if entry is None or entry[0]() is not box:
         return
-    for ref in list(entry[1]):
+    refs = entry[1]
+    live = [r for r in refs if r() is not None]
+    if len(live) < len(refs):               # views that are gone: dropped here, so each is scanned once
+        _linked[0] -= len(refs) - len(live)
+        refs[:] = live
+    for ref in live:
         view = ref()
         if view is not None and view is not skip:
             link = getattr(view, "_view_of", None)
