@@ -539,10 +539,13 @@ def checkpoint(fun, policy=None):
     ``'save_dots'`` (the results of matrix products: matmul, dot, tensordot, einsum), a
     set of primitive names, or a predicate ``policy(name) -> bool``. The saved values are
     used by a first-order backward pass; under higher derivatives everything is
-    recomputed. ``f`` must then be deterministic.
+    recomputed. ``f`` must then be deterministic. Nested ``checkpoint``s and
+    ``checkpoint_loop``s, ``fixed_point`` and custom rules are always recomputed, whatever
+    the policy names (their evaluation prepares what their own rules need).
 
     Costs and limits: reverse mode runs ``f`` twice (the forward pass, then once per use of
-    the pullback), forward mode twice (the value, then under the JVP trace). Under higher
+    the pullback), forward mode once (at the first order; under a lower trace, twice: the
+    value that trace records, then under the JVP trace). Under higher
     derivatives the outer trace records the recomputation, so memory is saved at the first
     order only. Values ``f`` closes over are found by a search of its closure (see the
     module docstring); while ``f`` runs, such a value stands for another box, so ``f``
