@@ -56,7 +56,7 @@ class ReverseTrace(Trace):
             records.append((prim, vals, kwargs, kept, argnums, ids))
         except AttributeError:
             raise EscapedTracerError(prim.name) from None
-        if len(argnums) < len(vals) or kwargs:
+        if (len(argnums) < len(vals) or kwargs) and records.holding:
             for v in vals:          # (a scan here is cheaper than a call, in scalar code)
                 if v.__class__ is _ndarray:
                     hold_constants(records, prim, vals, kwargs, argnums)

@@ -28,6 +28,7 @@ class Tape(list):
     """A tape's records, and the arrays the tape holds read-only (``held``: id -> array)."""
 
     __slots__ = ("held",)
+    holding = True
 
     def __init__(self):
         self.held = {}
@@ -77,6 +78,7 @@ class UnheldTape(Tape):
     ``checkpoint_loop``): there is nothing to protect, so nothing is held."""
 
     __slots__ = ()
+    holding = False
 
     def hold(self, a):
         return None

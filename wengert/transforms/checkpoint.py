@@ -713,7 +713,7 @@ class _LoopSpec:
     ``step``; otherwise it is the list of the carry's leaves."""
 
     __slots__ = ("step", "carry_tree", "n_carry", "params_tree", "n_params", "boxes", "n_steps", "snapshots",
-                 "packer", "store", "simple", "__weakref__")
+                 "packer", "store", "simple", "name", "__weakref__")
 
     def __init__(self, step, carry_tree, n_carry, params_tree, n_params, boxes, n_steps, snapshots):
         self.step, self.carry_tree, self.n_carry = step, carry_tree, n_carry
@@ -722,6 +722,7 @@ class _LoopSpec:
         self.packer = None
         self.store = None
         self.simple = carry_tree.kind == "leaf" and params_tree is None and not boxes
+        self.name = _name(step)
 
     def state_of(self, leaves):
         return leaves[0] if self.simple else list(leaves)
@@ -737,7 +738,7 @@ class _LoopSpec:
         keeps the carry in the user's structure between the steps, as a plain loop does."""
         if not k:
             return state
-        with ExplainWrites("checkpoint_loop", _name(self.step)):
+        with ExplainWrites("checkpoint_loop", self.name):
             return self._advance(state, consts, k)
 
     def _advance(self, state, consts, k):
@@ -796,7 +797,7 @@ def _tape_leaf(spec, x):
     c = x.__class__
     differentiable = (c is _ndarray and x.dtype.kind in "fc") or c is float or is_differentiable(x)
     values, positions = ((x,), _FIRST) if differentiable else (read_only((x,)), ())   # (a raw x is a snapshot)
-    with ExplainWrites("checkpoint_loop", _name(spec.step)):
+    with ExplainWrites("checkpoint_loop", spec.name):
         out, trace, records = trace_reverse(spec.step, values, positions, hold=False)
     if isinstance(out, Box) and out._trace is trace:
         return records, out._node, out._value
