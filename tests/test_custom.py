@@ -562,3 +562,125 @@ def test_error_names_the_leaf_inside_a_pytree_argument():
     f.defvjp(lambda x, p: (f(x, p), (x, p)), lambda res, g: (g, {"w": [None, Pair(None, onp.ones(2))]}))
     with pytest.raises(CustomRuleError, match=r"argument 1 \('params'\) at \['w'\]\[1\]\.b has shape \(2,\)"):
         grad(lambda x: np.sum(f(x, {"w": [1.0, Pair(1.0, onp.ones(3))]})))(onp.ones(3))
+
+
+# -- review: integer outputs, messages, non-array arguments, held arrays, batched rules ------------
+
+def test_integer_outputs_come_back_exact():
+    """Integer outputs have no derivative and travel beside the packed float vector: an
+    int64 above 2**53 would not survive a float one."""
+    big = onp.array([2 ** 62 + 1, 2 ** 53 + 1], dtype=onp.int64)
+
+    @custom_vjp
+    def f(x, n):
+        return np.sin(x), n + 1
+    f.defvjp(lambda x, n: (f(x, n), x), lambda x, g: (g[0] * np.cos(x), None))
+
+    @custom_jvp
+    def h(x, n):
+        return np.sin(x), n + 1
+
+    @h.defjvp
+    def h_jvp(p, t):
+        (x, n), (tx, _) = p, t
+        return h(x, n), (tx * np.cos(x), None)
+
+    for fun in (f, h):
+        seen = []
+
+        def loss(x):
+            s, m = fun(x, big)
+            seen.append(onp.asarray(m))
+            return np.sum(s)
+        g = grad(loss)(onp.array([0.3, 0.4]))
+        onp.testing.assert_allclose(g, onp.cos([0.3, 0.4]), rtol=1e-14)
+        assert seen[-1].dtype == onp.int64 and (seen[-1] == big + 1).all()
+        _, t = jvp(loss, (onp.array([0.3, 0.4]),), (onp.ones(2),))
+        assert t == pytest.approx(onp.cos(0.3) + onp.cos(0.4))
+        assert (seen[-1] == big + 1).all()
+
+
+def test_a_wrong_dict_cotangent_names_the_keys():
+    @custom_vjp
+    def f(p):
+        return p["w"] * p["b"]
+    f.defvjp(lambda p: (f(p), p), lambda p, g: ({"w": g * p["b"], "bias": g * p["w"]},))
+    with pytest.raises(CustomRuleError, match=r"\{'w': \*, 'bias': \*\} where \{'w': \*, 'b': \*\} was expected"):
+        grad(f)({"w": 2.0, "b": 3.0})
+
+
+def test_a_string_argument_outside_nondiff_argnums_needs_no_cotangent():
+    @custom_vjp
+    def scale(x, mode):
+        return x * (2.0 if mode == "fast" else 3.0)
+    scale.defvjp(lambda x, mode: (scale(x, mode), mode),
+                 lambda mode, g: (g * (2.0 if mode == "fast" else 3.0), None))
+    assert grad(lambda x: scale(x, "fast"))(1.0) == 2.0
+    assert jvp(lambda x: scale(x, mode="slow"), (1.0,), (1.0,)) == (3.0, 3.0)
+    scale.defvjp(lambda x, mode: (scale(x, mode), mode), lambda mode, g: (g * 2.0, g))
+    with pytest.raises(CustomRuleError, match="argument 1 \\('mode'\\).*not an array.*nondiff_argnums"):
+        grad(lambda x: scale(x, "fast"))(1.0)
+
+
+def test_arrays_the_rules_read_are_held_until_they_have():
+    """nondiff arrays, and arrays that bwd (or a JVP rule, transposed in reverse mode)
+    closes over, are read in the backward pass: writing into one before is refused."""
+    G = onp.array([1.0, 2.0, 3.0])
+
+    @custom_jvp
+    def scaled(x):
+        return x * G
+
+    @scaled.defjvp
+    def scaled_jvp(p, t):
+        return scaled(p[0]), t[0] * G
+
+    @functools.partial(custom_vjp, nondiff_argnums=(1,))
+    def times(x, c):
+        return x * c
+    times.defvjp(lambda x, c: (times(x, c), None), lambda c, res, g: (g * c,))
+    C = onp.array([1.0, 2.0, 3.0])
+    for fun, arr in ((scaled, G), (lambda x: times(x, C), C)):
+        out, pull = __import__("wengert").vjp(fun, onp.ones(3))
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 100.0
+        onp.testing.assert_allclose(pull(onp.ones(3))[0], [1.0, 2.0, 3.0])
+        del pull, out
+        gc.collect()
+        assert arr.flags.writeable
+
+
+@pytest.mark.parametrize("jac", [jacrev, jacfwd])
+def test_shape_functions_inside_rules_see_one_element_under_jacobians(jac):
+    A = onp.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+
+    @custom_vjp
+    def square(x):
+        return x ** 2
+    square.defvjp(lambda x: (square(x), x),
+                  lambda x, g: (g * np.broadcast_to(2.0 * x, np.shape(g)) + np.zeros_like(g) * np.ndim(g),))
+
+    @custom_jvp
+    def square_j(x):
+        return x ** 2
+
+    @square_j.defjvp
+    def square_jvp(p, t):
+        (x,), (tx,) = p, t
+        return square_j(x), tx * np.broadcast_to(2.0 * x, np.shape(tx)) * (np.size(tx) == x.size)
+
+    x = onp.array([1.0, 2.0, 3.0])
+    expected = A * (2 * x)
+    onp.testing.assert_allclose(jac(lambda x: A @ square(x))(x), expected)
+    onp.testing.assert_allclose(jac(lambda x: A @ square_j(x))(x), expected)
+
+
+def test_value_functions_inside_rules_run_per_element_under_jacobians():
+    """A cotangent clipped by its sign inside bwd: per element of the batch, as for one."""
+    @custom_vjp
+    def clipped_identity(x):
+        return x * 1.0
+    clipped_identity.defvjp(lambda x: (x * 1.0, None), lambda res, g: (g * (np.sign(g) > 0),))
+    A = onp.array([[1.0, -2.0], [-3.0, 4.0], [0.5, 0.5]])
+    J = jacrev(lambda x: A @ clipped_identity(x))(onp.ones(2))
+    onp.testing.assert_allclose(J, onp.where(A > 0, A, 0.0))

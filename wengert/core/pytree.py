@@ -49,11 +49,20 @@ class TreeDef:
         return hash((self.kind, str(self.meta), tuple(self.children)))
 
     def __repr__(self):
-        if self.kind == "leaf":
+        kind, kids = self.kind, self.children
+        if kind == "leaf":
             return "*"
-        if self.kind == "none":
+        if kind == "none":
             return "None"
-        return f"{self.kind}({', '.join(map(repr, self.children))})"
+        # keys and classes shown: two structures that differ only there must not read the same
+        if kind == "dict":
+            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.meta, kids)) + "}"
+        if kind == "namedtuple":
+            return f"{self.meta.__name__}({', '.join(map(repr, kids))})"
+        if kind == "dataclass":
+            cls, names = self.meta
+            return f"{cls.__name__}({', '.join(f'{n}={c!r}' for n, c in zip(names, kids))})"
+        return f"{kind}({', '.join(map(repr, kids))})"
 
 
 def _node(tree):

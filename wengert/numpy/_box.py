@@ -10,6 +10,7 @@ import weakref
 
 import numpy as _np
 
+from ..core.batching import BatchTrace
 from ..core.tracer import Box, Primitive, getval
 from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
 from ._wrap import refuse_write
@@ -175,6 +176,22 @@ def _refuse_part(link):
         raise InPlaceUpdateError(f"Writing into x.{link[2]} (a view of the complex array x in NumPy)")
 
 
+def _batched(x):
+    while isinstance(x, Box):
+        if x._trace.__class__ is BatchTrace:
+            return True
+        x = x._value
+    return False
+
+
+def _compare(ufunc, box, other):
+    """``box <op> other`` as a constant; on a batched value (a tangent or cotangent in a
+    rule under a Jacobian), per element, as the value shows one (see _wrap.nondiff)."""
+    if _batched(box) or _batched(other):
+        return ns[ufunc.__name__](box, other)
+    return ufunc(box._value, getval(other))
+
+
 def _method(name):
     def method(self, *args, **kwargs):
         return ns[name](self, *args, **kwargs)
@@ -218,22 +235,22 @@ class ArrayBox(Box):
 
     # -- comparisons read values only --------------------------------------------------
     def __eq__(self, other):
-        return _np.equal(self._value, getval(other))
+        return _compare(_np.equal, self, other)
 
     def __ne__(self, other):
-        return _np.not_equal(self._value, getval(other))
+        return _compare(_np.not_equal, self, other)
 
     def __lt__(self, other):
-        return _np.less(self._value, getval(other))
+        return _compare(_np.less, self, other)
 
     def __le__(self, other):
-        return _np.less_equal(self._value, getval(other))
+        return _compare(_np.less_equal, self, other)
 
     def __gt__(self, other):
-        return _np.greater(self._value, getval(other))
+        return _compare(_np.greater, self, other)
 
     def __ge__(self, other):
-        return _np.greater_equal(self._value, getval(other))
+        return _compare(_np.greater_equal, self, other)
 
     def __bool__(self):
         return bool(self._value)

@@ -14,7 +14,8 @@ import types
 
 import numpy as _np
 
-from ..core.tracer import Box, getval
+from ..core.batching import DIAG, BatchTrace, expand_diagonal
+from ..core.tracer import Box, batch_box_class, getval
 from ..errors import InPlaceUpdateError, MissingRuleError, TracedConversionError
 
 # Functions whose derivative is zero wherever it exists, or whose output is not a
@@ -63,12 +64,95 @@ def strip_boxes(obj):
     return obj
 
 
-def nondiff(func):
-    """``func`` reading traced arguments as constants."""
+# NONDIFF functions that read only shapes and dtypes
+_SHAPE_ONLY = frozenset("""
+    shape ndim size result_type min_scalar_type can_cast promote_types common_type isscalar iscomplexobj
+    isrealobj issubdtype isdtype zeros_like ones_like empty_like full_like
+""".split())
+
+
+def nondiff(func, name=None):
+    """``func`` reading traced arguments as constants. A batched value (a tangent or
+    cotangent of a Jacobian, in a custom rule) shows one element, as its box does: the
+    functions of shapes see the element's shape, the others run per element."""
+    by_shape = (name or getattr(func, "__name__", "")) in _SHAPE_ONLY
+
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
+        trace = _batch_trace(args) or _batch_trace(kwargs)
+        if trace is not None:
+            if by_shape:
+                return func(*_elements(args, _stand_in), **_elements(kwargs, _stand_in))
+            return _per_element(func, trace, args, kwargs)
         return func(*strip_boxes(args), **strip_boxes(kwargs))
     return wrapped
+
+
+def _batch_trace(obj):
+    """The batch trace of the first batched box in ``obj`` (and its lists, tuples, dicts)."""
+    if isinstance(obj, Box):
+        while isinstance(obj, Box):
+            if isinstance(obj._trace, BatchTrace):
+                return obj._trace
+            obj = obj._value
+        return None
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            if isinstance(o, (Box, list, tuple, dict)):
+                t = _batch_trace(o)
+                if t is not None:
+                    return t
+    elif isinstance(obj, dict):
+        return _batch_trace(list(obj.values()))
+    return None
+
+
+def _elements(obj, element):
+    """``obj`` with each box replaced by ``element(box)``."""
+    if isinstance(obj, Box):
+        return element(obj)
+    if isinstance(obj, dict):
+        return {k: _elements(v, element) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and contains_box(obj):
+        items = [_elements(o, element) for o in obj]
+        return items if type(obj) is list else tuple(items) if type(obj) is tuple else type(obj)(*items)
+    return obj
+
+
+def _stand_in(box):
+    """A plain value of the shape and dtype ``box`` shows."""
+    dtype = _np.result_type(getval(box))
+    shape = box.shape
+    return _np.zeros(shape, dtype) if shape or isinstance(getval(box), _np.ndarray) else dtype.type(0)
+
+
+def _per_element(func, trace, args, kwargs):
+    def batch_of(box):
+        v = box
+        while isinstance(v, Box) and v._trace is not trace:
+            v = v._value
+        if not isinstance(v, Box):
+            return None                          # not batched by this trace: the same for every element
+        raw = getval(v._value)
+        return expand_diagonal[0](raw, trace.size) if v._node is DIAG else raw
+    batches = {}
+
+    def element(b):
+        def pick(box):
+            key = id(box)
+            if key not in batches:
+                batches[key] = batch_of(box)
+            raw = batches[key]
+            return getval(box) if raw is None else raw[b]
+        return pick
+    outs = [func(*_elements(args, element(b)), **_elements(kwargs, element(b))) for b in range(trace.size)]
+    try:
+        stacked = _np.stack([_np.asarray(o) for o in outs])
+    except (ValueError, TypeError):
+        raise ValueError(f"numpy.{getattr(func, '__name__', func)} of a batched value (a tangent or cotangent "
+                         f"inside jacfwd, jacrev or hessian) gives results of different shapes for different "
+                         f"elements; compute it outside the rule, or with grad/jvp one vector at a time") from None
+    return batch_box_class[0](stacked, trace, None)
 
 
 # NumPy functions that write into their first argument: a traced value reaching one is an
@@ -125,7 +209,7 @@ def wrap_namespace(src, defined, prefix, handled, nondiff_names=NONDIFF):
         elif _hashable(obj) and obj in aliases:
             ns[name] = aliases[obj]
         elif _is_function(obj):
-            ns[name] = nondiff(obj) if name in nondiff_names else guarded(obj, prefix + name)
+            ns[name] = nondiff(obj, name) if name in nondiff_names else guarded(obj, prefix + name)
         else:
             ns[name] = obj
             continue

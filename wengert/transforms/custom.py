@@ -65,11 +65,14 @@ __all__ = ["custom_jvp", "custom_vjp"]
 
 class Packing:
     """How the output leaves of a call travel through a primitive as one value: a single
-    leaf as itself, several as one flat vector of their common dtype. Built from the
-    raw leaves of the first evaluation; ``unpack`` and ``pack`` are differentiable."""
+    float leaf as itself, the float and complex leaves as one flat vector of their common
+    dtype. Integer and boolean leaves have no derivative and would not survive a float
+    vector (int64 above 2**53): they travel beside it, as the raw values of the evaluation
+    (``others``). Built from the raw leaves of the first evaluation; ``unpack`` and
+    ``pack`` are differentiable."""
 
     def __init__(self, leaves, treedef, owner):
-        self.treedef = treedef
+        self.treedef, self.owner = treedef, owner
         self.shapes, self.dtypes = [], []
         for k, leaf in enumerate(leaves):
             value = getval(leaf)
@@ -83,38 +86,58 @@ class Packing:
                                       f"(or pytrees of them).")
             self.shapes.append(shape_of(value))
             self.dtypes.append(dtype)
-        self.single = len(leaves) == 1
-        self.dtype = _np.result_type(*self.dtypes) if leaves else _np.dtype(float)
-        sizes = [int(_np.prod(s, dtype=int)) for s in self.shapes]
+        self.diff = [k for k, d in enumerate(self.dtypes) if d.kind in "fc"]
+        self.single = len(leaves) == 1 and len(self.diff) == 1
+        self.dtype = _np.result_type(*[self.dtypes[k] for k in self.diff]) if self.diff else _np.dtype(float)
+        sizes = [int(_np.prod(self.shapes[k], dtype=int)) for k in self.diff]
         self.offsets = _np.cumsum([0] + sizes).tolist()
+        self.others = None
 
     def matches(self, leaves, treedef):
         return treedef == self.treedef and all(
             shape_of(getval(l)) == s and dtype_of(getval(l)) == d for l, s, d in zip(leaves, self.shapes, self.dtypes))
 
     def pack_raw(self, leaves):
+        """The packed raw value of an evaluation's output ``leaves``, keeping its others."""
+        others = [getval(l) for k, l in enumerate(leaves) if k not in self.diff]
+        if self.others is None:
+            self.others = others
+        elif any(not _np.array_equal(a, b) for a, b in zip(others, self.others)):
+            raise CustomRuleError(f"{self.owner}: the integer or boolean outputs differ between two evaluations "
+                                  f"of the same call ({self.others} then {others}); they travel beside the "
+                                  f"derivative and must be the same (under jacfwd/jacrev, for every element of "
+                                  f"the batch).")
         if self.single:
             return leaves[0]
-        if not leaves:
+        if not self.diff:
             return _np.zeros(0, self.dtype)
-        return _np.concatenate([_np.ravel(_np.asarray(l)).astype(self.dtype, copy=False) for l in leaves])
+        return _np.concatenate([_np.ravel(_np.asarray(leaves[k])).astype(self.dtype, copy=False) for k in self.diff])
 
     def pack(self, leaves):
-        """The packed value of ``leaves`` (traced or not; ``None`` is zero), or None if all are zero."""
+        """The packed value of the tangents or cotangents ``leaves``, one per output leaf
+        (traced or not; ``None`` is zero; those of integer and boolean leaves are
+        ignored), or None if all are zero."""
+        leaves = [leaves[k] for k in self.diff]
         if all(l is None for l in leaves):
             return None
-        leaves = [_np.zeros(s, d) if l is None else l for l, s, d in zip(leaves, self.shapes, self.dtypes)]
+        leaves = [_np.zeros(self.shapes[k], self.dtypes[k]) if l is None else l for k, l in zip(self.diff, leaves)]
         if self.single:
             return leaves[0]
         from ..numpy import concatenate, ravel
         return concatenate([ravel(l if dtype_of(l) == self.dtype else cast(l, self.dtype)) for l in leaves])
 
-    def unpack(self, v):
+    def unpack(self, v, primal=True):
+        """The output leaves from the packed ``v``: a value (``primal``: the integer and
+        boolean leaves are the evaluation's) or a tangent or cotangent (they are zeros)."""
         if self.single:
             return [v]
         from ..numpy import reshape
-        out = []
-        for shape, dtype, a, b in zip(self.shapes, self.dtypes, self.offsets, self.offsets[1:]):
+        out, others, diff = [], iter(self.others or ()), iter(zip(self.offsets, self.offsets[1:]))
+        for shape, dtype in zip(self.shapes, self.dtypes):
+            if dtype.kind not in "fc":
+                out.append(next(others) if primal else _np.zeros(shape, dtype))
+                continue
+            a, b = next(diff)
             leaf = reshape(v[a:b], shape)
             out.append(leaf if dtype == self.dtype else cast(leaf, dtype))
         return out
@@ -220,8 +243,6 @@ class _Call:
     differentiated ones go, and (once the function has run) the output's packing.
     It holds no traced values, so a tape that records the call has no cycle through it."""
 
-    also_reads = None               # see Primitive.also_reads
-
     def __init__(self, kind, sig, args, nondiff, intree):
         self.kind, self.sig, self.intree = kind, sig, intree
         self.owner = f"{kind} function {sig.name}"
@@ -234,6 +255,17 @@ class _Call:
                                 f"nondiff_argnums is for static values (functions, shapes, flags); pass arrays as "
                                 f"ordinary arguments and return None as their cotangent.")
         self.packing = None
+
+    def also_reads(self):
+        """The plain arrays the rules will read besides the primitive's arguments, for the
+        tape recording the call to hold read-only (core/saved.py) until then: those among
+        the non-differentiated arguments and those the functions the rules run close over
+        (``rule_functions``; found as ``checkpoint`` finds them)."""
+        from .checkpoint import _captured
+        arrays = [v for v in tree_flatten(list(self.nondiff.values()))[0] if v.__class__ is _np.ndarray]
+        for fun in self.rule_functions():
+            arrays.extend(_captured(fun)[1])
+        return arrays
 
     def nondiff_values(self):
         return [self.nondiff[i] for i in sorted(self.nondiff)]
@@ -364,11 +396,13 @@ class _VJPCall(_Call):
         self.saved[tuple(map(id, leaves))] = (leaves, res)
         return packed
 
+    def rule_functions(self):
+        return self.bwd, self.fwd                   # (fwd runs again under higher derivatives)
+
     def also_reads(self):
-        """The arrays among the residuals ``impl`` saved: the tape recording the call holds
-        them read-only (core/saved.py) until ``bwd`` has read them; they may be the
-        caller's own arrays (a global that ``fwd`` returned as a residual, say)."""
-        return [x for _, res in self.saved.values() for x in tree_flatten(res)[0]]
+        """Also the arrays among the residuals ``impl`` saved, until ``bwd`` has read them:
+        they may be the caller's own arrays (a global that ``fwd`` returned, say)."""
+        return [x for _, res in self.saved.values() for x in tree_flatten(res)[0]] + super().also_reads()
 
     def residuals(self, leaves):
         """The residuals of ``fwd`` at ``leaves``: those saved by ``impl`` when the leaves
@@ -382,7 +416,7 @@ class _VJPCall(_Call):
 
     def cotangents(self, res, g, leaves):
         """The checked result of ``bwd``: one cotangent per leaf (None: zero)."""
-        gs = self.packing.treedef.unflatten(self.packing.unpack(g))
+        gs = self.packing.treedef.unflatten(self.packing.unpack(g, primal=False))
         cts = self.bwd(*self.nondiff_values(), res, gs)
         n = len(self.diff)
         names = ", ".join(self.sig.argname(i) for i in self.diff)
@@ -402,9 +436,19 @@ class _VJPCall(_Call):
                                       f"with the wrong structure: {e}.") from None
         out = []
         for k, (c, x) in enumerate(zip(flat, leaves)):
+            if c is None:
+                out.append(None)
+                continue
             x = getval(x)
-            if c is not None and dtype_of(x).kind not in "fc":
-                c = None                       # an integer or boolean argument has no cotangent
+            try:
+                kind = dtype_of(x).kind
+            except TypeError:                  # a string, a callable: not differentiable
+                raise CustomRuleError(f"{self.owner}: bwd returned a cotangent for {self.leaf_name(k)}, which "
+                                      f"is {type(x).__name__} {x!r:.40}, not an array: return None for it, or "
+                                      f"list it in nondiff_argnums.") from None
+            if kind not in "fc":
+                out.append(None)               # an integer or boolean argument has no cotangent
+                continue
             out.append(check_leaf(self.owner, f"the cotangent bwd returned for {self.leaf_name(k)}", c,
                                   shape_of(x), dtype_of(x)))
         return out
@@ -453,6 +497,9 @@ class _JVPCall(_Call):
         super().__init__("custom_jvp", cj._sig, args, nondiff, intree)
         self.fun, self.rule = cj.fun, cj.jvp
 
+    def rule_functions(self):
+        return self.rule, self.fun                  # (the reverse rule runs the JVP rule, which may call fun)
+
     def impl(self, *leaves):
         return self.record_output(self.fun(*self.args_from(leaves)), "the function")
 
@@ -464,6 +511,7 @@ class _JVPCall(_Call):
                                   f"not {type(r).__name__}.")
         touts = self.split_output(r[1], "the tangent the JVP rule returned")
         touts = [check_leaf(self.owner, f"output tangent {k} of the JVP rule", t, shape, dtype)
+                 if dtype.kind in "fc" else None      # (an integer or boolean output has no tangent)
                  for k, (t, shape, dtype) in enumerate(zip(touts, self.packing.shapes, self.packing.dtypes))]
         return self.packing.pack(touts)
 
