@@ -58,7 +58,6 @@ class JVPTrace(Trace):
             return ans
         return box_class[0](ans, self, t)
 
-
     def _primal_and_tangent(self, prim, args, kwargs):
         """``prim`` applied by its ``jvp_primal`` rule; ``_LOWER`` if a lower trace's box is
         among the arguments (that trace must see the primitive: the usual path)."""

@@ -82,7 +82,7 @@ def nondiff(func, name=None):
         trace = _batch_trace(args) or _batch_trace(kwargs)
         if trace is not None:
             if by_shape:
-                return func(*_elements(args, _stand_in), **_elements(kwargs, _stand_in))
+                return func(*_elements(args, _element_like), **_elements(kwargs, _element_like))
             return _per_element(func, trace, args, kwargs)
         return func(*strip_boxes(args), **strip_boxes(kwargs))
     return wrapped
@@ -119,7 +119,7 @@ def _elements(obj, element):
     return obj
 
 
-def _stand_in(box):
+def _element_like(box):
     """A plain value of the shape and dtype ``box`` shows."""
     dtype = _np.result_type(getval(box))
     shape = box.shape
