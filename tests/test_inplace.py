@@ -665,3 +665,62 @@ def test_memory_of_updates_cell_by_cell_grows_linearly():
     assert large / small < 6            # a copy kept per update would make it ~16
     expected = onp.array([sum(0.5 ** k for k in range(400 - i)) for i in range(400)])
     onp.testing.assert_allclose(g, expected, rtol=1e-12)
+
+
+# -- random programs of in-place updates, against NumPy ------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = [
+    ("row += x", lambda a, x, c: a[1].__iadd__(x[:4] * c)),
+    ("a[:, j] *= c", lambda a, x, c: a[:, 2].__imul__(c)),
+    ("a[mask] = v", lambda a, x, c: a.__setitem__(a > 0.5, c)),
+    ("a[[0, 2, 0]] -= x", lambda a, x, c: a.__setitem__([0, 2, 0], a[[0, 2, 0]] - x[:4])),
+    ("a.T[0] = x", lambda a, x, c: a.T.__setitem__(0, x[:3])),
+    ("flip then write", lambda a, x, c: np.flip(a, 0).__setitem__((0, 1), c * x[0])),
+    ("reshape view /=", lambda a, x, c: a.reshape(-1)[::5].__itruediv__(1.5)),
+    ("a *= a", lambda a, x, c: a.__imul__(a)),
+    ("copy written", lambda a, x, c: a.copy().__setitem__(Ellipsis, 7.0)),
+    ("0-d view", lambda a, x, c: a[2, 1, ...].__imul__(c)),
+    ("split piece", lambda a, x, c: np.split(a, 2, axis=1)[1].__iadd__(x[0])),
+    ("scalar +=", lambda a, x, c: _scalar_add(a)),
+]
+
+
+def _scalar_add(a):
+    s = a[0, 0]
+    t = s
+    s += 1.0                     # rebinds s alone: a and t keep the old value
+    a[0, 1] = t * s
+
+
+def _run(ops, a, x, c):
+    a = a * 1.0 + 0.0 * (x[0] * c)       # traced whenever one of the three is
+    for k in ops:
+        _OPS[k][1](a, x, c)
+    return np.sum(np.sin(a) * onp.arange(1.0, 13.0).reshape(3, 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, len(_OPS) - 1), min_size=1, max_size=6), st.integers(0, 2 ** 31 - 1))
+def test_random_programs_of_updates_agree_with_numpy_and_finite_differences(ops, seed):
+    """Values as NumPy computes them on the same program; reverse mode equal to forward
+    mode and to central differences, with respect to the array and to the values written."""
+    rng = onp.random.default_rng(seed)
+    a0, x0, c0 = rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, 4), float(rng.uniform(0.5, 1.5))
+    plain = _run(ops, a0.copy(), x0.copy(), c0)
+    from wengert import value_and_grad
+    value, grads = value_and_grad(_run, argnums=(1, 2, 3))(ops, a0, x0, c0)
+    assert float(value) == pytest.approx(float(plain), rel=1e-12, abs=1e-12)
+    for k, (arg, g) in enumerate(zip((a0, x0, c0), grads)):
+        def along(t, k=k):
+            args = [a0, x0, c0]
+            args[k] = args[k] + t
+            return _run(ops, *args)
+        direction = rng.standard_normal(onp.shape(arg))
+        _, tangent = jvp(along, (onp.zeros(onp.shape(arg)),), (direction,))
+        assert float(onp.sum(g * direction)) == pytest.approx(float(tangent), rel=1e-9, abs=1e-9)
+        h = 1e-6
+        fd = (along(h * direction) - along(-h * direction)) / (2 * h)
+        assert float(tangent) == pytest.approx(float(fd), rel=1e-5, abs=1e-5)
