@@ -25,7 +25,8 @@ import operator
 import numpy as _np
 
 from ..core import Primitive, def_linear, defjvp, defvjp, defderiv
-from ..core.tracer import Box, getval
+from ..core.batching import BatchTrace
+from ..core.tracer import Box, batch_box_class, getval
 from ..core.vspace import _sum_to_array, add, scalar_fast
 from ._wrap import strip_boxes
 
@@ -147,6 +148,12 @@ def clip(a, a_min=_np._NoValue, a_max=_np._NoValue, out=None, *, min=_np._NoValu
 
 def where(condition, x=_np._NoValue, y=_np._NoValue):
     """``numpy.where``; with one argument it is ``nonzero`` (not differentiable)."""
+    if isinstance(condition, Box) and condition._trace.__class__ is BatchTrace and condition._node is None \
+            and (x is not _np._NoValue or y is not _np._NoValue):
+        # a condition computed per element of a batch (a comparison of a cotangent in a
+        # custom rule under jacrev): it stays batched, each element selecting for itself
+        cond = batch_box_class[0](_np.asarray(getval(condition), dtype=bool), condition._trace, None)
+        return _where_p(cond, x, y)
     condition = strip_boxes(condition)
     if x is _np._NoValue and y is _np._NoValue:
         return _np.nonzero(condition)

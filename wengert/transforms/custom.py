@@ -259,13 +259,9 @@ class _Call:
     def also_reads(self):
         """The plain arrays the rules will read besides the primitive's arguments, for the
         tape recording the call to hold read-only (core/saved.py) until then: those among
-        the non-differentiated arguments and those the functions the rules run close over
-        (``rule_functions``; found as ``checkpoint`` finds them)."""
-        from .checkpoint import _captured
-        arrays = [v for v in tree_flatten(list(self.nondiff.values()))[0] if v.__class__ is _np.ndarray]
-        for fun in self.rule_functions():
-            arrays.extend(_captured(fun)[1])
-        return arrays
+        the non-differentiated arguments. (Not those the rules close over: a rule may keep
+        its own buffers there, which it must be able to write while it runs.)"""
+        return [v for v in tree_flatten(list(self.nondiff.values()))[0] if v.__class__ is _np.ndarray]
 
     def nondiff_values(self):
         return [self.nondiff[i] for i in sorted(self.nondiff)]
@@ -396,9 +392,6 @@ class _VJPCall(_Call):
         self.saved[tuple(map(id, leaves))] = (leaves, res)
         return packed
 
-    def rule_functions(self):
-        return self.bwd, self.fwd                   # (fwd runs again under higher derivatives)
-
     def also_reads(self):
         """Also the arrays among the residuals ``impl`` saved, until ``bwd`` has read them:
         they may be the caller's own arrays (a global that ``fwd`` returned, say)."""
@@ -496,9 +489,6 @@ class _JVPCall(_Call):
     def __init__(self, cj, args, nondiff, intree):
         super().__init__("custom_jvp", cj._sig, args, nondiff, intree)
         self.fun, self.rule = cj.fun, cj.jvp
-
-    def rule_functions(self):
-        return self.rule, self.fun                  # (the reverse rule runs the JVP rule, which may call fun)
 
     def impl(self, *leaves):
         return self.record_output(self.fun(*self.args_from(leaves)), "the function")
