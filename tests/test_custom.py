@@ -600,6 +600,67 @@ def test_integer_outputs_come_back_exact():
         assert (seen[-1] == big + 1).all()
 
 
+def test_integer_outputs_that_differ_between_evaluations_are_refused():
+    """A call evaluated once per element of a batch (a custom function applied to the
+    cotangent inside another rule, under jacrev): its integer outputs travel beside the
+    derivative, so they must agree; when they do not, a clear error, not a wrong value."""
+    @custom_vjp
+    def count(x):
+        return x * 1.0, np.sum(x > 0)
+    count.defvjp(lambda x: (count(x), None), lambda res, g: (g[0],))
+
+    @custom_vjp
+    def outer(x):
+        return x * 1.0
+    seen = []
+
+    def outer_bwd(res, g):
+        y, n = count(g)
+        seen.append(n)
+        return (y,)
+    outer.defvjp(lambda x: (outer(x), None), outer_bwd)
+    same = onp.array([[1.0, 2.0], [3.0, 4.0]])          # each row: 2 positive entries
+    onp.testing.assert_allclose(jacrev(lambda x: same @ outer(x))(onp.ones(2)), same)
+    assert seen[-1] == 2
+    with pytest.raises(CustomRuleError, match="custom_vjp function count: the integer or boolean outputs "
+                                              "differ between two evaluations"):
+        jacrev(lambda x: onp.array([[1.0, -2.0], [3.0, 4.0]]) @ outer(x))(onp.ones(2))
+
+
+def test_the_cotangents_and_tangents_of_integer_outputs_are_zeros():
+    """Never the primal value: bwd sees zeros for an integer output's cotangent, the JVP
+    rule zeros for an integer argument's tangent, and jvp returns zeros for it."""
+    n0 = onp.array([7, 9])
+
+    @custom_vjp
+    def f(x, n):
+        return np.sin(x), n + 1
+    got = []
+
+    def f_bwd(x, g):
+        got.append(g[1])
+        return (g[0] * np.cos(x), None)
+    f.defvjp(lambda x, n: (f(x, n), x), f_bwd)
+
+    @custom_jvp
+    def h(x, n):
+        return np.sin(x), n + 1
+
+    @h.defjvp
+    def h_jvp(p, t):
+        (x, n), (tx, tn) = p, t
+        got.append(tn)
+        return h(x, n), (tx * np.cos(x), tn)
+
+    x = onp.array([0.3, 0.4])
+    for fun in (f, h):
+        got.clear()
+        (_, m), (_, tm) = jvp(lambda x: fun(x, n0), (x,), (onp.ones(2),))
+        assert (m == n0 + 1).all() and (onp.asarray(tm) == 0).all()
+        grad(lambda x: np.sum(fun(x, n0)[0]))(x)
+        assert got and all((onp.asarray(v) == 0).all() for v in got)
+
+
 def test_a_wrong_dict_cotangent_names_the_keys():
     @custom_vjp
     def f(p):
@@ -622,6 +683,23 @@ def test_a_string_argument_outside_nondiff_argnums_needs_no_cotangent():
         grad(lambda x: scale(x, "fast"))(1.0)
 
 
+
+def test_a_custom_jvp_rule_sees_none_for_the_tangent_of_a_string_argument():
+    @custom_jvp
+    def scale(x, mode):
+        return x * (2.0 if mode == "fast" else 3.0)
+    seen = []
+
+    @scale.defjvp
+    def scale_jvp(p, t):
+        (x, mode), (tx, tmode) = p, t
+        seen.append(tmode)
+        return scale(x, mode), tx * (2.0 if mode == "fast" else 3.0)
+    assert grad(lambda x: scale(x, "fast"))(1.0) == 2.0
+    assert jvp(lambda x: scale(x, "slow"), (1.0,), (1.0,)) == (3.0, 3.0)
+    assert seen == [None, None]
+
+
 def test_arrays_in_nondiff_arguments_are_held_until_bwd_has_read_them():
     @functools.partial(custom_vjp, nondiff_argnums=(1,))
     def times(x, c):
@@ -635,6 +713,32 @@ def test_arrays_in_nondiff_arguments_are_held_until_bwd_has_read_them():
     del pull, out
     gc.collect()
     assert C.flags.writeable
+
+
+
+def test_held_arrays_are_writeable_again_after_an_exception_in_bwd():
+    """Arrays in nondiff arguments and among fwd's residuals are held until bwd has read
+    them; a bwd that fails lets go of them too."""
+    @functools.partial(custom_vjp, nondiff_argnums=(1,))
+    def times(x, c):
+        return x * c
+
+    def bad_bwd(c, res, g):
+        raise RuntimeError("bwd failed")
+    R = onp.array([4.0, 5.0, 6.0])
+    times.defvjp(lambda x, c: (times(x, c), R), bad_bwd)
+    C = onp.array([1.0, 2.0, 3.0])
+    out, pull = __import__("wengert").vjp(lambda x: times(x, C), onp.ones(3))
+    for arr in (C, R):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 100.0
+    with pytest.raises(RuntimeError, match="bwd failed"):
+        pull(onp.ones(3))
+    with pytest.raises(RuntimeError, match="bwd failed"):
+        grad(lambda x: np.sum(times(x, C)))(onp.ones(3))
+    del pull, out
+    gc.collect()
+    assert C.flags.writeable and R.flags.writeable
 
 
 CALLS = onp.zeros(1)
@@ -704,3 +808,23 @@ def test_value_functions_inside_rules_run_per_element_under_jacobians():
     A = onp.array([[1.0, -2.0], [-3.0, 4.0], [0.5, 0.5]])
     J = jacrev(lambda x: A @ clipped_identity(x))(onp.ones(2))
     onp.testing.assert_allclose(J, onp.where(A > 0, A, 0.0))
+
+
+def test_value_functions_of_a_diagonal_batch_run_per_element():
+    """jacrev of the function itself: bwd receives the identity basis, stored as its
+    diagonal (core/batching.py); per element it is one row of the identity."""
+    @custom_vjp
+    def gate(x):
+        return x * 1.0
+    gate.defvjp(lambda x: (x * 1.0, x), lambda x, g: (g * np.count_nonzero(g) * (x > 0),))   # 1 per row
+    x = onp.array([1.0, -2.0, 3.0])
+    onp.testing.assert_allclose(jacrev(gate)(x), onp.diag(x > 0).astype(float))
+
+
+def test_a_value_function_with_results_of_different_shapes_per_element_is_a_clear_error():
+    @custom_vjp
+    def f(x):
+        return x * 1.0
+    f.defvjp(lambda x: (x * 1.0, None), lambda res, g: (g * np.argwhere(g > 0).size,))
+    with pytest.raises(ValueError, match="numpy.argwhere of a batched value"):
+        jacrev(lambda x: onp.array([[1.0, 1.0], [1.0, 0.0]]) @ f(x))(onp.ones(2))

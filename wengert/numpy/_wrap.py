@@ -79,12 +79,15 @@ def nondiff(func, name=None):
 
     @functools.wraps(func)
     def wrapped(*args, **kwargs):
-        trace = _batch_trace(args) or _batch_trace(kwargs)
+        # (on hot paths: plain arguments go straight through, a box costs one more walk)
+        if not (contains_box(args) or kwargs and contains_box(kwargs)):
+            return func(*args, **kwargs)
+        trace = _batch_trace(args) or (_batch_trace(kwargs) if kwargs else None)
         if trace is not None:
             if by_shape:
                 return func(*_elements(args, _element_like), **_elements(kwargs, _element_like))
             return _per_element(func, trace, args, kwargs)
-        return func(*strip_boxes(args), **strip_boxes(kwargs))
+        return func(*[getval(a) if isinstance(a, Box) else strip_boxes(a) for a in args], **strip_boxes(kwargs))
     return wrapped
 
 

@@ -485,6 +485,15 @@ class custom_vjp(_Custom):
 
 # -- custom_jvp ------------------------------------------------------------------------------
 
+def _zero_tangent(v):
+    """The tangent the JVP rule sees for an argument leaf that is not differentiated:
+    zeros for a number or an array, None for anything else (a string, a callable), as
+    its zeros would be meaningless ('' for a string)."""
+    if isinstance(v, (int, float, complex)) or (isinstance(v, (_np.ndarray, _np.generic)) and v.dtype.kind in "biufc"):
+        return zeros_like_value(v)
+    return None
+
+
 class _JVPCall(_Call):
     def __init__(self, cj, args, nondiff, intree):
         super().__init__("custom_jvp", cj._sig, args, nondiff, intree)
@@ -506,7 +515,7 @@ class _JVPCall(_Call):
         return self.packing.pack(touts)
 
     def jvp(self, argnums, tangents, ans, *leaves):
-        full = [zeros_like_value(getval(l)) for l in leaves]
+        full = [_zero_tangent(getval(l)) for l in leaves]
         for a, t in zip(argnums, tangents):
             full[a] = t
         return self.tangent_out(leaves, full)
