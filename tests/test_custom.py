@@ -566,15 +566,17 @@ def test_error_names_the_leaf_inside_a_pytree_argument():
 
 # -- review: integer outputs, messages, non-array arguments, held arrays, batched rules ------------
 
-def test_integer_outputs_come_back_exact():
-    """Integer outputs have no derivative and travel beside the packed float vector: an
-    int64 above 2**53 would not survive a float one."""
-    big = onp.array([2 ** 62 + 1, 2 ** 53 + 1], dtype=onp.int64)
-
+def _sin_and_next(seen):
+    """``(sin(x), n + 1)`` with a custom VJP and with a custom JVP; the rules record in
+    ``seen`` what they get for the integer output (cotangent) or argument (tangent)."""
     @custom_vjp
     def f(x, n):
         return np.sin(x), n + 1
-    f.defvjp(lambda x, n: (f(x, n), x), lambda x, g: (g[0] * np.cos(x), None))
+
+    def f_bwd(x, g):
+        seen.append(g[1])
+        return (g[0] * np.cos(x), None)
+    f.defvjp(lambda x, n: (f(x, n), x), f_bwd)
 
     @custom_jvp
     def h(x, n):
@@ -582,10 +584,17 @@ def test_integer_outputs_come_back_exact():
 
     @h.defjvp
     def h_jvp(p, t):
-        (x, n), (tx, _) = p, t
+        (x, n), (tx, tn) = p, t
+        seen.append(tn)
         return h(x, n), (tx * np.cos(x), None)
+    return f, h
 
-    for fun in (f, h):
+
+def test_integer_outputs_come_back_exact():
+    """Integer outputs have no derivative and travel beside the packed float vector: an
+    int64 above 2**53 would not survive a float one."""
+    big = onp.array([2 ** 62 + 1, 2 ** 53 + 1], dtype=onp.int64)
+    for fun in _sin_and_next([]):
         seen = []
 
         def loss(x):
@@ -631,27 +640,8 @@ def test_the_cotangents_and_tangents_of_integer_outputs_are_zeros():
     """Never the primal value: bwd sees zeros for an integer output's cotangent, the JVP
     rule zeros for an integer argument's tangent, and jvp returns zeros for it."""
     n0 = onp.array([7, 9])
-
-    @custom_vjp
-    def f(x, n):
-        return np.sin(x), n + 1
     got = []
-
-    def f_bwd(x, g):
-        got.append(g[1])
-        return (g[0] * np.cos(x), None)
-    f.defvjp(lambda x, n: (f(x, n), x), f_bwd)
-
-    @custom_jvp
-    def h(x, n):
-        return np.sin(x), n + 1
-
-    @h.defjvp
-    def h_jvp(p, t):
-        (x, n), (tx, tn) = p, t
-        got.append(tn)
-        return h(x, n), (tx * np.cos(x), tn)
-
+    f, h = _sin_and_next(got)
     x = onp.array([0.3, 0.4])
     for fun in (f, h):
         got.clear()

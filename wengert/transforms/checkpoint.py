@@ -489,10 +489,14 @@ def _forward(run, vals, argnums, tangents):
     return trace_forward(boxed, [vals[a] for a in argnums], list(tangents))
 
 
-def _value_and_tangent(op, packer, out, trace):
-    """The packed value and tangent of the output leaves ``out`` of ``trace``."""
+def _value_and_tangent(op, spec, out, trace, tree=None):
+    """The packed value and tangent of the output leaves ``out`` of ``trace`` (making
+    ``spec``'s packer, of structure ``tree``, if no evaluation has made it yet)."""
     values = [o._value if isinstance(o, Box) and o._trace is trace else o for o in out]
     _check_untraced(op, values)
+    if spec.packer is None:
+        spec.packer = _Packer(values, tree)
+    packer = spec.packer
     diff = _diff_leaves(packer, out)
     return packer.pack(_diff_leaves(packer, values)), _pack_tangents(packer, diff, _tangents_out(diff, trace))
 
@@ -506,7 +510,7 @@ def _checkpoint_jvp_primal(argnums, tangents, *vals, spec):
     """Forward mode at the first order: one run of ``fun`` gives the value and the tangent
     (the impl and the rule would run it once each)."""
     out, trace = _forward(spec.call, vals, argnums, tangents)
-    return _value_and_tangent("checkpoint", spec.packer, out, trace)
+    return _value_and_tangent("checkpoint", spec, out, trace)
 
 
 def _checkpoint_batch(size, batched, *vals, spec):
@@ -963,10 +967,7 @@ def _loop_jvp_primal(argnums, tangents, *vals, spec):
     """Forward mode at the first order: the loop runs once, under the JVP trace (the impl
     would also run the reverse pass's first descent, which nothing would use)."""
     out, trace = _forward(lambda full: _loop_run(spec, full), vals, argnums, tangents)
-    if spec.packer is None:
-        spec.packer = _Packer([o._value if isinstance(o, Box) and o._trace is trace else o for o in out],
-                              spec.carry_tree)
-    return _value_and_tangent("checkpoint_loop", spec.packer, out, trace)
+    return _value_and_tangent("checkpoint_loop", spec, out, trace, spec.carry_tree)
 
 
 def _loop_batch(size, batched, *vals, spec):

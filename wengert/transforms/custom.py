@@ -87,6 +87,7 @@ class Packing:
             self.shapes.append(shape_of(value))
             self.dtypes.append(dtype)
         self.diff = [k for k, d in enumerate(self.dtypes) if d.kind in "fc"]
+        self.others_at = [k for k, d in enumerate(self.dtypes) if d.kind not in "fc"]
         self.single = len(leaves) == 1 and len(self.diff) == 1
         self.dtype = _np.result_type(*[self.dtypes[k] for k in self.diff]) if self.diff else _np.dtype(float)
         sizes = [int(_np.prod(self.shapes[k], dtype=int)) for k in self.diff]
@@ -99,7 +100,7 @@ class Packing:
 
     def pack_raw(self, leaves):
         """The packed raw value of an evaluation's output ``leaves``, keeping its others."""
-        others = [getval(l) for k, l in enumerate(leaves) if k not in self.diff]
+        others = [getval(leaves[k]) for k in self.others_at]
         if self.others is None:
             self.others = others
         elif any(not _np.array_equal(a, b) for a, b in zip(others, self.others)):
